@@ -1,0 +1,144 @@
+"""Compressing images to bitstream files and back, with a loaded model."""
+
+import dataclasses
+import os
+import zlib
+
+import numpy as np
+
+from compressor import container
+from compressor.errors import BitstreamError, CompressorError, ModelError
+from compressor.fileio import check_output_path, write_atomically
+from compressor.images import DecodedImage, merge_alpha, read_image, split_alpha, write_png
+from compressor.store import find_model, load_model
+
+__all__ = [
+    "CodingStats",
+    "compress_file",
+    "compress_image",
+    "decompress_bytes",
+    "decompress_file",
+    "default_compressed_path",
+    "default_decompressed_path",
+]
+
+EXTENSION = ".cmpr"
+
+
+@dataclasses.dataclass
+class CodingStats:
+  """What one compress or decompress did, for printing."""
+
+  width: int
+  height: int
+  num_bytes: int
+  estimated_bits: float = None
+  notes: list = dataclasses.field(default_factory=list)
+
+  @property
+  def bpp(self):
+    return 8.0 * self.num_bytes / (self.width * self.height)
+
+
+def compress_image(model, image):
+  """Encodes a DecodedImage to the bytes of a complete bitstream file."""
+  rgb, alpha = split_alpha(image)
+  latent_string, latent_shape = model.encode(rgb)
+  payloads = [latent_string]
+  if alpha is not None:
+    payloads.append(zlib.compress(alpha.tobytes(), 9))
+  header = container.Header(
+      layout=image.layout, model_name=model.model_name or "", fingerprint=model.fingerprint,
+      width=image.width, height=image.height, latent_shape=latent_shape)
+  return container.pack(header, payloads)
+
+
+def _check_model(model, header):
+  if model.fingerprint != header.fingerprint:
+    raise ModelError(
+        f"the file was made by model {header.model_name!r} "
+        f"(fingerprint {header.fingerprint.hex()}), not by the given model "
+        f"{model.model_name!r} ({model.fingerprint.hex()})")
+  expected = model.config.latent_size(header.height, header.width) + (
+      model.config.latent_channels,)
+  if tuple(header.latent_shape) != expected:
+    raise BitstreamError(
+        f"latent shape {header.latent_shape} in the header does not fit a "
+        f"{header.width}x{header.height} image under this model (expected {expected})")
+
+
+def decompress_bytes(data, model):
+  """Decodes a bitstream file's bytes with `model`, or a callable header -> model."""
+  header, payloads = container.unpack(data)
+  if callable(model):
+    model = model(header)
+  _check_model(model, header)
+  alpha = None
+  if header.has_alpha:
+    try:
+      # Bounded output: a crafted payload cannot inflate past the image size.
+      alpha = zlib.decompressobj().decompress(payloads[1], header.width * header.height + 1)
+    except zlib.error as e:
+      raise BitstreamError(f"alpha plane is corrupt ({e})") from None
+    if len(alpha) != header.width * header.height:
+      raise BitstreamError("alpha plane has the wrong size")
+    alpha = np.frombuffer(alpha, np.uint8).reshape(header.height, header.width)
+  try:
+    rgb = model.decode(payloads[0], header.latent_shape, header.height, header.width)
+  except Exception as e:  # The range decoder reports corruption as op errors.
+    raise BitstreamError(f"latent payload cannot be decoded ({type(e).__name__})") from None
+  return merge_alpha(rgb, alpha, header.layout)
+
+
+def default_compressed_path(input_path):
+  return input_path + EXTENSION
+
+
+def default_decompressed_path(input_path):
+  """photo.png.cmpr -> photo.decoded.png: never the name of the original."""
+  base = input_path[:-len(EXTENSION)] if input_path.endswith(EXTENSION) else input_path
+  return os.path.splitext(base)[0] + ".decoded.png"
+
+
+def compress_file(model, input_path, output_path=None, overwrite=False):
+  """Reads an image file, writes its bitstream; returns CodingStats."""
+  output_path = output_path or default_compressed_path(input_path)
+  check_output_path(output_path, overwrite, inputs=[input_path])
+  image = read_image(input_path)
+  data = compress_image(model, image)
+  write_atomically(output_path, lambda f: f.write(data), overwrite)
+  return CodingStats(image.width, image.height, len(data), notes=image.notes)
+
+
+def model_resolver(model_dir=None, search_path=()):
+  """Returns header -> model: the given model directory, else one found by fingerprint."""
+  def resolve(header):
+    if model_dir is not None:
+      return load_model(model_dir)
+    found = find_model(header.fingerprint, search_path)
+    if found is None:
+      raise ModelError(
+          f"the file was made by model {header.model_name!r} "
+          f"(fingerprint {header.fingerprint.hex()}), which is not installed; "
+          "pass --model DIR")
+    return load_model(found)
+  return resolve
+
+
+def decompress_file(model, input_path, output_path=None, overwrite=False):
+  """Reads a bitstream file, writes the decoded PNG; returns CodingStats.
+
+  `model` is a loaded model or a callable header -> model (see model_resolver).
+  """
+  output_path = output_path or default_decompressed_path(input_path)
+  check_output_path(output_path, overwrite, inputs=[input_path])
+  try:
+    with open(input_path, "rb") as f:
+      data = f.read()
+  except FileNotFoundError:
+    raise CompressorError(f"{input_path}: no such file") from None
+  except IsADirectoryError:
+    raise CompressorError(f"{input_path} is a directory, not a compressed file") from None
+  image = decompress_bytes(data, model)
+  write_png(output_path, image, overwrite)
+  return CodingStats(image.width, image.height, len(data))

@@ -1,0 +1,72 @@
+"""Model configuration: the architecture hyperparameters saved with every model."""
+
+import dataclasses
+import json
+
+from compressor.errors import ModelError
+
+__all__ = ["ModelConfig", "NORMALIZATIONS"]
+
+NORMALIZATIONS = ("gdn",)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture of a codec; together with the weights it defines the model.
+
+  The defaults are the RGB model of Ballé, Laparra & Simoncelli (2017): a 9x9
+  stride-4 convolution followed by two 5x5 stride-2 convolutions, GDN between
+  them, mirrored in the synthesis transform with IGDN.
+  """
+
+  architecture: str = "factorized"
+  num_filters: int = 128
+  latent_channels: int = 128
+  kernel_sizes: tuple = (9, 5, 5)
+  strides: tuple = (4, 2, 2)
+  normalization: str = "gdn"
+
+  def __post_init__(self):
+    object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
+    object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
+    if len(self.kernel_sizes) != len(self.strides) or not self.strides:
+      raise ModelError(
+          f"kernel_sizes {list(self.kernel_sizes)} and strides {list(self.strides)} "
+          "must be non-empty lists of equal length")
+    if min(self.kernel_sizes) < 1 or min(self.strides) < 1:
+      raise ModelError("kernel sizes and strides must be positive")
+    if self.num_filters < 1 or self.latent_channels < 1:
+      raise ModelError("num_filters and latent_channels must be positive")
+    if self.normalization not in NORMALIZATIONS:
+      raise ModelError(
+          f"unknown normalization {self.normalization!r}; "
+          f"choose one of {', '.join(NORMALIZATIONS)}")
+
+  @property
+  def downsampling(self):
+    """Factor by which the analysis transform shrinks each spatial side."""
+    factor = 1
+    for stride in self.strides:
+      factor *= stride
+    return factor
+
+  def latent_size(self, height, width):
+    """Latent (height, width) for an image of the given size after padding."""
+    factor = self.downsampling
+    return -(-height // factor), -(-width // factor)
+
+  def to_dict(self):
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(self).items()}
+
+  @classmethod
+  def from_dict(cls, values):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+      raise ModelError(f"unknown model config fields: {', '.join(unknown)}")
+    return cls(**values)
+
+  def canonical_json(self):
+    """Stable text form, used in the model fingerprint."""
+    return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,164 @@
+"""The bitstream container: header, range-coded payloads and a CRC32.
+
+Byte layout (all integers big-endian), format version 1:
+
+  offset  size  field
+  0       4     magic b"CMPR"
+  4       1     format version (1)
+  5       1     channel layout: 1 = L, 2 = LA, 3 = RGB, 4 = RGBA
+  6       1     n = length of the model name in bytes
+  7       16    model fingerprint (SHA-256 prefix of config + weights)
+  23      4     image width
+  27      4     image height
+  31      4     latent height
+  35      4     latent width
+  39      2     latent channels
+  41      1     k = number of payloads (1, or 2 when there is an alpha plane)
+  42      n     model name, UTF-8
+  42+n    4k    payload lengths
+  ...           payloads: range-coded latents, then the zlib-compressed alpha plane
+  end-4   4     CRC32 of every byte before it
+"""
+
+import dataclasses
+import struct
+import zlib
+
+from compressor.errors import BitstreamError
+
+__all__ = [
+    "LAYOUTS",
+    "Header",
+    "MAGIC",
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "VERSION",
+    "pack",
+    "unpack",
+]
+
+MAGIC = b"CMPR"
+VERSION = 1
+LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+# Largest image accepted, checked before anything is allocated.
+MAX_SIDE = 65535
+MAX_PIXELS = 1 << 30
+MAX_LATENT_CHANNELS = 4096
+_FIXED = struct.Struct(">4sBBB16sIIIIHB")
+_LENGTH = struct.Struct(">I")
+_CRC = struct.Struct(">I")
+MIN_SIZE = _FIXED.size + _CRC.size
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+  """Everything a decoder needs besides the model weights."""
+
+  layout: str
+  model_name: str
+  fingerprint: bytes
+  width: int
+  height: int
+  latent_shape: tuple
+
+  @property
+  def has_alpha(self):
+    return self.layout in ("LA", "RGBA")
+
+
+def _layout_code(layout):
+  for code, name in LAYOUTS.items():
+    if name == layout:
+      return code
+  raise ValueError(f"unknown channel layout {layout!r}")
+
+
+def _check_dimensions(width, height, latent_shape):
+  if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+    raise BitstreamError(
+        f"header claims an image of {width}x{height} pixels; each side must be "
+        f"1 to {MAX_SIDE}")
+  if width * height > MAX_PIXELS:
+    raise BitstreamError(
+        f"header claims {width}x{height} = {width * height} pixels, more than "
+        f"the limit of {MAX_PIXELS}")
+  latent_height, latent_width, channels = latent_shape
+  if not (1 <= latent_height <= height and 1 <= latent_width <= width
+          and 1 <= channels <= MAX_LATENT_CHANNELS):
+    raise BitstreamError(
+        f"header claims latents of shape {latent_height}x{latent_width}x{channels}, "
+        f"impossible for a {width}x{height} image")
+
+
+def pack(header, payloads):
+  """Serializes a header and its payloads (bytes) into a complete file."""
+  name = header.model_name.encode("utf-8")
+  if len(name) > 255:
+    raise ValueError("model name longer than 255 bytes")
+  if len(header.fingerprint) != 16:
+    raise ValueError("fingerprint must be 16 bytes")
+  if len(payloads) != (2 if header.has_alpha else 1):
+    raise ValueError("one payload, plus one for the alpha plane")
+  _check_dimensions(header.width, header.height, header.latent_shape)
+  parts = [_FIXED.pack(MAGIC, VERSION, _layout_code(header.layout), len(name),
+                       header.fingerprint, header.width, header.height,
+                       *header.latent_shape, len(payloads)), name]
+  parts += [_LENGTH.pack(len(p)) for p in payloads]
+  parts += list(payloads)
+  body = b"".join(parts)
+  return body + _CRC.pack(zlib.crc32(body))
+
+
+def unpack(data):
+  """Parses and checks a file; returns (Header, [payload bytes]).
+
+  Every check happens before any buffer sized by the header is allocated.
+  """
+  if len(data) < MIN_SIZE:
+    if not data:
+      raise BitstreamError("file is empty")
+    if not MAGIC.startswith(data[:4]):
+      raise BitstreamError("not a compressor bitstream (wrong magic number)")
+    raise BitstreamError(
+        f"file is truncated: {len(data)} bytes, shorter than the {MIN_SIZE}-byte header")
+  (magic, version, layout_code, name_length, model_fingerprint, width, height,
+   latent_height, latent_width, channels, count) = _FIXED.unpack_from(data)
+  if magic != MAGIC:
+    raise BitstreamError("not a compressor bitstream (wrong magic number)")
+  if version != VERSION:
+    raise BitstreamError(
+        f"unsupported format version {version}; this build reads version {VERSION}")
+  lengths_at = _FIXED.size + name_length
+  payloads_at = lengths_at + _LENGTH.size * count
+  if len(data) < payloads_at + _CRC.size:
+    raise BitstreamError(f"file is truncated: {len(data)} bytes end inside the header")
+  lengths = [_LENGTH.unpack_from(data, lengths_at + _LENGTH.size * i)[0]
+             for i in range(count)]
+  expected_size = payloads_at + sum(lengths) + _CRC.size
+  if expected_size != len(data):
+    raise BitstreamError(
+        f"file is {'truncated' if expected_size > len(data) else 'too long'}: header "
+        f"announces {expected_size} bytes, the file has {len(data)}")
+  (stored_crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
+  if zlib.crc32(data[:-_CRC.size]) != stored_crc:
+    raise BitstreamError("checksum mismatch: the file is corrupt")
+  # Past the CRC, remaining problems mean a writer bug or a crafted file.
+  if layout_code not in LAYOUTS:
+    raise BitstreamError(f"unknown channel layout code {layout_code}")
+  layout = LAYOUTS[layout_code]
+  if count != (2 if layout in ("LA", "RGBA") else 1):
+    raise BitstreamError(f"{count} payloads do not fit channel layout {layout}")
+  latent_shape = (latent_height, latent_width, channels)
+  _check_dimensions(width, height, latent_shape)
+  try:
+    model_name = data[_FIXED.size:lengths_at].decode("utf-8")
+  except UnicodeDecodeError:
+    raise BitstreamError("model name in the header is not valid UTF-8") from None
+  payloads = []
+  offset = payloads_at
+  for length in lengths:
+    payloads.append(bytes(data[offset:offset + length]))
+    offset += length
+  header = Header(layout=layout, model_name=model_name, fingerprint=model_fingerprint,
+                  width=width, height=height, latent_shape=latent_shape)
+  return header, payloads

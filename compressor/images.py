@@ -1,0 +1,120 @@
+"""Reading images of any Pillow mode into the codec's four layouts, and writing PNG."""
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from compressor.errors import ImageError
+from compressor.fileio import write_atomically
+
+__all__ = ["DecodedImage", "read_image", "write_png", "split_alpha", "merge_alpha"]
+
+# Modes that are converted to one of L, LA, RGB, RGBA, and how.
+_CONVERSIONS = {
+    "1": "L", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
+    "RGBX": "RGB", "RGBa": "RGBA", "La": "LA", "PA": "RGBA",
+}
+
+
+class DecodedImage:
+  """8-bit pixels (HxWxC) in layout L, LA, RGB or RGBA, plus conversion notes."""
+
+  def __init__(self, pixels, layout, notes=()):
+    self.pixels = pixels
+    self.layout = layout
+    self.notes = list(notes)
+
+  @property
+  def height(self):
+    return self.pixels.shape[0]
+
+  @property
+  def width(self):
+    return self.pixels.shape[1]
+
+
+def _to_codec_mode(image, notes):
+  mode = image.mode
+  if mode in ("L", "LA", "RGB", "RGBA"):
+    return image
+  if mode == "P":
+    target = "RGBA" if "transparency" in image.info else "RGB"
+    notes.append(f"palette image converted to {target}")
+    return image.convert(target)
+  if mode.startswith("I;16") or mode in ("I", "F"):
+    values = np.asarray(image, dtype=np.float64)
+    scale = 257.0 if mode.startswith("I;16") or values.max() > 255 else 1.0
+    notes.append(f"{mode} image reduced to 8 bits per sample")
+    return Image.fromarray(np.clip(np.round(values / scale), 0, 255).astype(np.uint8))
+  if mode in _CONVERSIONS:
+    notes.append(f"{mode} image converted to {_CONVERSIONS[mode]}")
+    return image.convert(_CONVERSIONS[mode])
+  raise ImageError(f"unsupported image mode {mode}")
+
+
+def read_image(path):
+  """Decodes any file Pillow reads; raises ImageError with a one-line reason."""
+  notes = []
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter("error", Image.DecompressionBombWarning)
+      with Image.open(path) as image:
+        image.load()
+        oriented = ImageOps.exif_transpose(image)
+        if oriented is not image:
+          notes.append("rotated as its EXIF orientation says")
+        image = _to_codec_mode(oriented, notes)
+        pixels = np.array(image, dtype=np.uint8)
+  except FileNotFoundError:
+    raise ImageError(f"{path}: no such file") from None
+  except IsADirectoryError:
+    raise ImageError(f"{path} is a directory, not an image") from None
+  except UnidentifiedImageError:
+    raise ImageError(f"{path} is not an image Pillow can read") from None
+  except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    raise ImageError(f"{path}: refused as a possible decompression bomb ({e})") from None
+  except (OSError, SyntaxError, ValueError) as e:
+    raise ImageError(f"{path}: corrupt or unreadable image ({e})") from None
+  if pixels.ndim == 2:
+    pixels = pixels[:, :, None]
+  if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+    raise ImageError(f"{path}: image has zero width or height")
+  layout = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
+  if layout in ("LA", "RGBA") and (pixels[:, :, -1] == 255).all():
+    notes.append("alpha channel is fully opaque and was dropped")
+    pixels = pixels[:, :, :-1]
+    layout = layout[:-1]
+  return DecodedImage(pixels, layout, notes)
+
+
+def split_alpha(image):
+  """Returns (RGB pixels for the model, alpha plane or None)."""
+  pixels = image.pixels
+  alpha = pixels[:, :, -1] if image.layout in ("LA", "RGBA") else None
+  color = pixels[:, :, :1] if image.layout.startswith("L") else pixels[:, :, :3]
+  if color.shape[2] == 1:
+    color = np.repeat(color, 3, axis=2)
+  return np.ascontiguousarray(color), alpha
+
+
+def merge_alpha(rgb, alpha, layout):
+  """Inverse of split_alpha: gray layouts take the mean of the decoded RGB."""
+  if layout.startswith("L"):
+    color = np.round(rgb.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)
+  else:
+    color = rgb
+  if alpha is not None:
+    color = np.concatenate([color, alpha[:, :, None]], axis=2)
+  return DecodedImage(color, layout)
+
+
+def write_png(path, image, overwrite=False):
+  """Writes a DecodedImage as PNG, atomically."""
+  pixels = image.pixels
+  if image.layout == "L":
+    pixels = pixels[:, :, 0]
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format="PNG")
+  write_atomically(path, lambda f: f.write(buffer.getvalue()), overwrite)

@@ -1,0 +1,232 @@
+"""Training: rate + lambda * distortion, with checkpoints, summaries and resume."""
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from compressor.config import ModelConfig
+from compressor.data import list_images, load_image_tensor, training_dataset
+from compressor.errors import TrainingError
+from compressor.fileio import write_atomically
+from compressor.models import create_model, pad_to_multiple
+from compressor.store import save_model
+
+__all__ = ["TrainingConfig", "resolve_model_config", "train", "rate_distortion"]
+
+TRAIN_CONFIG_FILE = "train_config.json"
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+  """How to train; unlike ModelConfig, these may change between resumed runs."""
+
+  train_glob: str
+  lmbda: float = 0.01
+  patch_size: int = 256
+  batch_size: int = 8
+  steps: int = 100000
+  learning_rate: float = 1e-4
+  clip_norm: float = 0.0
+  checkpoint_every: int = 1000
+  log_every: int = 100
+  validation_glob: str = ""
+  validation_every: int = 1000
+  validation_images: int = 8
+  seed: int = None
+
+
+def rate_distortion(images, reconstructions, bits):
+  """Returns (bpp, mse) of a batch; mse is on the [0, 255] scale as in TFC's bls2017."""
+  num_pixels = tf.cast(tf.reduce_prod(tf.shape(images)[:-1]), bits.dtype)
+  bpp = tf.reduce_sum(bits) / num_pixels
+  mse = tf.reduce_mean(tf.math.squared_difference(images, reconstructions))
+  return bpp, mse
+
+
+def psnr(mse):
+  return 10.0 * math.log10(255.0 ** 2 / mse) if mse > 0 else float("inf")
+
+
+def resolve_model_config(model_dir, overrides):
+  """The saved config of a run being resumed, else defaults plus `overrides`.
+
+  Resuming with an architecture field that differs from the saved one is an
+  error: the checkpoint could not be restored into a different network.
+  """
+  path = os.path.join(model_dir, TRAIN_CONFIG_FILE)
+  if not os.path.exists(path):
+    return ModelConfig.from_dict({**ModelConfig().to_dict(), **overrides})
+  with open(path) as f:
+    saved = ModelConfig.from_dict(json.load(f)["model_config"])
+  conflicts = [f"{k}={v!r} (saved: {getattr(saved, k)!r})"
+               for k, v in overrides.items()
+               if ModelConfig.from_dict({**saved.to_dict(), k: v}) != saved]
+  if conflicts:
+    raise TrainingError(
+        f"{model_dir} holds a model with another architecture: {', '.join(conflicts)}; "
+        "use a new --model_dir")
+  return saved
+
+
+def _format_duration(seconds):
+  seconds = int(seconds)
+  if seconds >= 3600:
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+  return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class _Trainer:
+  """One training run; `run` returns the exported model's fingerprint."""
+
+  def __init__(self, model_dir, model_config, config, name):
+    self.model_dir = model_dir
+    self.config = config
+    self.name = name or os.path.basename(os.path.normpath(model_dir))
+    self.files = list_images(config.train_glob)
+    self.validation_files = (
+        list_images(config.validation_glob)[:config.validation_images]
+        if config.validation_glob else [])
+    if config.seed is not None:
+      tf.random.set_seed(config.seed)
+    self.model = create_model(model_config)
+    self.optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, optimizer=self.optimizer)
+    self.manager = tf.train.CheckpointManager(
+        checkpoint, os.path.join(model_dir, CHECKPOINT_DIR), max_to_keep=3)
+    self.train_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "train"))
+    self.validation_writer = tf.summary.create_file_writer(
+        os.path.join(model_dir, "logs", "validation"))
+
+  def _write_train_config(self):
+    description = {"model_config": self.model.config.to_dict(),
+                   "training": dataclasses.asdict(self.config)}
+    text = json.dumps(description, indent=2) + "\n"
+    write_atomically(os.path.join(self.model_dir, TRAIN_CONFIG_FILE),
+                     lambda f: f.write(text.encode()), overwrite=True)
+
+  @tf.function
+  def _train_step(self, images):
+    with tf.GradientTape() as tape:
+      reconstructions, bits = self.model(images, training=True)
+      bpp, mse = rate_distortion(images, reconstructions, bits)
+      loss = bpp + self.config.lmbda * mse
+    variables = self.model.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    if self.config.clip_norm > 0:
+      gradients, _ = tf.clip_by_global_norm(gradients, self.config.clip_norm)
+    self.optimizer.apply_gradients(zip(gradients, variables))
+    self.step.assign_add(1)
+    return loss, bpp, mse
+
+  def _validate(self):
+    """Hard quantization on whole validation images: the rate the coder will see."""
+    bpps, mses = [], []
+    factor = self.model.config.downsampling
+    for path in self.validation_files:
+      image = tf.cast(load_image_tensor(path), tf.float32)
+      height, width = image.shape[:2]
+      reconstruction, bits = self.model(pad_to_multiple(image, factor)[None], training=False)
+      reconstruction = tf.round(tf.clip_by_value(reconstruction[0, :height, :width], 0, 255))
+      bpp, mse = rate_distortion(image[None], reconstruction[None], bits)
+      bpps.append(float(bpp))
+      mses.append(float(mse))
+    bpp, mse = float(np.mean(bpps)), float(np.mean(mses))
+    with self.validation_writer.as_default(step=int(self.step)):
+      tf.summary.scalar("bpp", bpp)
+      tf.summary.scalar("mse", mse)
+      tf.summary.scalar("psnr", psnr(mse))
+      tf.summary.scalar("loss", bpp + self.config.lmbda * mse)
+    logging.info("validation at step %d on %d images: bpp %.4f  psnr %.2f dB",
+                 int(self.step), len(bpps), bpp, psnr(mse))
+
+  def _save_checkpoint(self):
+    self.manager.save(checkpoint_number=int(self.step))
+
+  def run(self):
+    os.makedirs(self.model_dir, exist_ok=True)
+    if self.manager.latest_checkpoint:
+      self.manager.checkpoint.restore(self.manager.latest_checkpoint)
+      logging.info("resuming from %s at step %d", self.manager.latest_checkpoint,
+                   int(self.step))
+    self._write_train_config()
+    config = self.config
+    start_step = int(self.step)
+    if start_step < config.steps:
+      logging.info("training on %d images for steps %d to %d", len(self.files),
+                   start_step, config.steps)
+      self._loop(start_step)
+    return self._export()
+
+  def _loop(self, start_step):
+    config = self.config
+    batches = iter(training_dataset(self.files, config.patch_size, config.batch_size,
+                                    seed=config.seed))
+    last_saved = start_step
+    window_start, window_step = time.monotonic(), start_step
+    try:
+      while int(self.step) < config.steps:
+        loss, bpp, mse = self._train_step(next(batches))
+        step = int(self.step)
+        if not np.isfinite(float(loss)):
+          raise TrainingError(
+              f"loss became {float(loss)} at step {step}; stopped without saving. "
+              f"The last good checkpoint is step {last_saved}: resume with a lower "
+              "--learning_rate or with --clip_norm")
+        if step % config.log_every == 0 or step == config.steps:
+          now = time.monotonic()
+          rate = (step - window_step) / max(now - window_start, 1e-9)
+          window_start, window_step = now, step
+          eta = (config.steps - step) / rate if rate > 0 else float("inf")
+          logging.info(
+              "step %d/%d  loss %.4f  bpp %.4f  psnr %.2f dB  %.2f steps/s  ETA %s",
+              step, config.steps, float(loss), float(bpp), psnr(float(mse)), rate,
+              _format_duration(eta))
+          with self.train_writer.as_default(step=step):
+            tf.summary.scalar("loss", loss)
+            tf.summary.scalar("bpp", bpp)
+            tf.summary.scalar("mse", mse)
+            tf.summary.scalar("psnr", psnr(float(mse)))
+            tf.summary.scalar("steps_per_second", rate)
+        if self.validation_files and step % config.validation_every == 0:
+          self._validate()
+        if step % config.checkpoint_every == 0:
+          self._save_checkpoint()
+          last_saved = step
+    except KeyboardInterrupt:
+      self._save_checkpoint()
+      raise TrainingError(
+          f"interrupted at step {int(self.step)}; checkpoint saved, run the same "
+          "command again to resume") from None
+    if last_saved != int(self.step):
+      self._save_checkpoint()
+    if self.validation_files and int(self.step) % config.validation_every:
+      self._validate()
+
+  def _export(self):
+    metadata = {
+        "lambda": self.config.lmbda,
+        "steps": int(self.step),
+        "train_glob": self.config.train_glob,
+        "patch_size": self.config.patch_size,
+        "batch_size": self.config.batch_size,
+        "learning_rate": self.config.learning_rate,
+        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    model_fingerprint = save_model(self.model, self.model_dir, self.name, metadata)
+    logging.info("exported model %r (fingerprint %s) to %s", self.name,
+                 model_fingerprint.hex(), self.model_dir)
+    return model_fingerprint
+
+
+def train(model_dir, model_config, config, name=None):
+  """Trains (or resumes training) in model_dir, then exports the model there."""
+  return _Trainer(model_dir, model_config, config, name).run()
