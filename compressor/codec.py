@@ -5,6 +5,7 @@ import os
 import zlib
 
 import numpy as np
+import tensorflow as tf
 
 from compressor import container
 from compressor.errors import BitstreamError, CompressorError, ModelError
@@ -31,8 +32,8 @@ class CodingStats:
 
   width: int
   height: int
+  layout: str
   num_bytes: int
-  estimated_bits: float = None
   notes: list = dataclasses.field(default_factory=list)
 
   @property
@@ -70,7 +71,7 @@ def _check_model(model, header):
 def decompress_bytes(data, model):
   """Decodes a bitstream file's bytes with `model`, or a callable header -> model."""
   header, payloads = container.unpack(data)
-  if callable(model):
+  if not isinstance(model, tf.keras.Model):
     model = model(header)
   _check_model(model, header)
   alpha = None
@@ -107,7 +108,7 @@ def compress_file(model, input_path, output_path=None, overwrite=False):
   image = read_image(input_path)
   data = compress_image(model, image)
   write_atomically(output_path, lambda f: f.write(data), overwrite)
-  return CodingStats(image.width, image.height, len(data), notes=image.notes)
+  return CodingStats(image.width, image.height, image.layout, len(data), notes=image.notes)
 
 
 def model_resolver(model_dir=None, search_path=()):
@@ -141,4 +142,4 @@ def decompress_file(model, input_path, output_path=None, overwrite=False):
     raise CompressorError(f"{input_path} is a directory, not a compressed file") from None
   image = decompress_bytes(data, model)
   write_png(output_path, image, overwrite)
-  return CodingStats(image.width, image.height, len(data))
+  return CodingStats(image.width, image.height, image.layout, len(data))

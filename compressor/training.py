@@ -3,7 +3,6 @@
 import dataclasses
 import datetime
 import json
-import math
 import os
 import time
 
@@ -15,6 +14,7 @@ from compressor.config import ModelConfig
 from compressor.data import list_images, load_image_tensor, training_dataset
 from compressor.errors import TrainingError
 from compressor.fileio import write_atomically
+from compressor.metrics import psnr_from_mse as psnr
 from compressor.models import create_model, pad_to_multiple
 from compressor.store import save_model
 
@@ -49,10 +49,6 @@ def rate_distortion(images, reconstructions, bits):
   bpp = tf.reduce_sum(bits) / num_pixels
   mse = tf.reduce_mean(tf.math.squared_difference(images, reconstructions))
   return bpp, mse
-
-
-def psnr(mse):
-  return 10.0 * math.log10(255.0 ** 2 / mse) if mse > 0 else float("inf")
 
 
 def resolve_model_config(model_dir, overrides):
@@ -154,7 +150,10 @@ class _Trainer:
   def run(self):
     os.makedirs(self.model_dir, exist_ok=True)
     if self.manager.latest_checkpoint:
-      self.manager.checkpoint.restore(self.manager.latest_checkpoint)
+      # Creating the optimizer's slots first makes the restore complete and checkable.
+      self.optimizer.build(self.model.trainable_variables)
+      self.manager.checkpoint.restore(
+          self.manager.latest_checkpoint).assert_existing_objects_matched()
       logging.info("resuming from %s at step %d", self.manager.latest_checkpoint,
                    int(self.step))
     self._write_train_config()

@@ -1,0 +1,29 @@
+"""`compressor compress [--model DIR] INPUT [OUTPUT]`: image file to bitstream file."""
+
+from absl import app, flags
+
+from compressor.cli.common import describe, positional, user_errors
+from compressor.codec import compress_file, default_compressed_path
+from compressor.errors import ModelError
+from compressor.store import load_model
+
+flags.DEFINE_string("model", None, "Model directory (see `compressor train`).")
+flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
+FLAGS = flags.FLAGS
+
+
+@user_errors
+def main(argv):
+  input_path, output_path = positional(argv, ["INPUT", "OUTPUT"], required=1)
+  if FLAGS.model is None:
+    raise ModelError("no model given: pass --model DIR (a directory made by compressor train)")
+  model = load_model(FLAGS.model)
+  output_path = output_path or default_compressed_path(input_path)
+  stats = compress_file(model, input_path, output_path, overwrite=FLAGS.overwrite)
+  for note in stats.notes:
+    print(f"note: {note}")
+  print(describe(input_path, output_path, stats))
+
+
+def run(argv):
+  app.run(main, argv=argv)

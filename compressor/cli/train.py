@@ -1,0 +1,73 @@
+"""`compressor train`: trains a model in --model_dir, resuming if it holds a checkpoint."""
+
+from absl import app, flags, logging
+
+from compressor.cli.common import user_errors
+from compressor.config import ModelConfig, NORMALIZATIONS
+from compressor.models import MODEL_CLASSES
+from compressor.training import TrainingConfig, resolve_model_config, train
+
+_DEFAULTS = ModelConfig()
+_MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",
+                "strides", "normalization")
+
+flags.DEFINE_string("model_dir", None, "Directory for checkpoints, logs and the exported model.")
+flags.DEFINE_string("train_glob", None, "Glob of training images, e.g. 'photos/**/*.jpg'.")
+flags.DEFINE_string("name", None, "Model name written into bitstreams (default: the directory name).")
+flags.DEFINE_enum("architecture", _DEFAULTS.architecture, sorted(MODEL_CLASSES), "Model class.")
+flags.DEFINE_integer("num_filters", _DEFAULTS.num_filters, "Filters of the hidden layers.")
+flags.DEFINE_integer("latent_channels", _DEFAULTS.latent_channels, "Channels of the latents.")
+flags.DEFINE_list("kernel_sizes", list(map(str, _DEFAULTS.kernel_sizes)),
+                  "Kernel size of each analysis stage.")
+flags.DEFINE_list("strides", list(map(str, _DEFAULTS.strides)), "Stride of each analysis stage.")
+flags.DEFINE_enum("normalization", _DEFAULTS.normalization, list(NORMALIZATIONS),
+                  "Nonlinearity between the convolutions.")
+flags.DEFINE_float("lambda", 0.01, "Rate-distortion trade-off: loss = bpp + lambda * MSE (0-255 scale).")
+flags.DEFINE_integer("patchsize", 256, "Side of the random training crops.")
+flags.DEFINE_integer("batchsize", 8, "Crops per training step.")
+flags.DEFINE_integer("steps", 100000, "Train until this step (counted over resumed runs).")
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+flags.DEFINE_float("clip_norm", 0.0, "Clip gradients to this global norm (0: off).")
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+flags.DEFINE_integer("log_every", 100, "Steps between progress lines and summaries.")
+flags.DEFINE_string("validation_glob", "", "Glob of validation images (hard quantization).")
+flags.DEFINE_integer("validation_every", 1000, "Steps between validations.")
+flags.DEFINE_integer("validation_images", 8, "Validate on at most this many images.")
+flags.DEFINE_integer("seed", None, "Seed for data order and initialization.")
+flags.mark_flags_as_required(["model_dir", "train_glob"])
+FLAGS = flags.FLAGS
+
+
+def _explicit_model_flags():
+  """Only flags the user set: a resumed run keeps the saved architecture otherwise."""
+  overrides = {}
+  for name in _MODEL_FLAGS:
+    if FLAGS[name].present:
+      value = FLAGS[name].value
+      if name in ("kernel_sizes", "strides"):
+        try:
+          value = [int(v) for v in value]
+        except ValueError:
+          raise app.UsageError(f"--{name} takes integers, got {','.join(value)}") from None
+      overrides[name] = value
+  return overrides
+
+
+@user_errors
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.INFO)
+  model_config = resolve_model_config(FLAGS.model_dir, _explicit_model_flags())
+  config = TrainingConfig(
+      train_glob=FLAGS.train_glob, lmbda=FLAGS["lambda"].value, patch_size=FLAGS.patchsize,
+      batch_size=FLAGS.batchsize, steps=FLAGS.steps, learning_rate=FLAGS.learning_rate,
+      clip_norm=FLAGS.clip_norm, checkpoint_every=FLAGS.checkpoint_every,
+      log_every=FLAGS.log_every, validation_glob=FLAGS.validation_glob,
+      validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
+      seed=FLAGS.seed)
+  train(FLAGS.model_dir, model_config, config, name=FLAGS.name)
+
+
+def run(argv):
+  app.run(main, argv=argv)

@@ -1,0 +1,123 @@
+"""The model: coding reproduces the hard-quantized forward pass, rates match estimates."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from compressor.config import ModelConfig
+from compressor.errors import ModelError
+from compressor.models import create_model, pad_to_multiple
+from conftest import TINY, photo, random_image
+
+SIZES = [(1, 1), (17, 33), (64, 64), (500, 333)]
+
+
+def forward_pass(model, image):
+  """The Keras forward pass with hard quantization, cropped and rounded to pixels."""
+  height, width = image.shape[:2]
+  padded = pad_to_multiple(tf.constant(image, tf.float32), model.config.downsampling)
+  reconstruction, _ = model(padded[None], training=False)
+  pixels = tf.clip_by_value(reconstruction[0, :height, :width], 0, 255)
+  return tf.cast(tf.round(pixels), tf.uint8).numpy()
+
+
+@pytest.mark.parametrize("height,width", SIZES)
+def test_decode_reproduces_forward_pass(untrained_model, height, width):
+  image = random_image(height, width, seed=height)
+  string, latent_shape = untrained_model.encode(image)
+  assert latent_shape == TINY.latent_size(height, width) + (TINY.latent_channels,)
+  decoded = untrained_model.decode(string, latent_shape, height, width)
+  assert decoded.shape == (height, width, 3) and decoded.dtype == np.uint8
+  np.testing.assert_array_equal(decoded, forward_pass(untrained_model, image))
+
+
+@pytest.mark.parametrize("height,width", SIZES)
+def test_trained_model_decode_reproduces_forward_pass(trained_model, height, width):
+  image = photo("coffee")[:height, :width]
+  string, latent_shape = trained_model.encode(image)
+  decoded = trained_model.decode(string, latent_shape, height, width)
+  np.testing.assert_array_equal(decoded, forward_pass(trained_model, image))
+  np.testing.assert_array_equal(decoded, trained_model.reconstruct(image))
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_payload_bits_within_one_percent_of_estimate(trained_model, name):
+  image = photo(name)
+  string, _ = trained_model.encode(image)
+  actual, estimate = 8 * len(string), trained_model.estimate_bits(image)
+  print(f"{name}: payload {actual} bits, model estimate {estimate:.0f} bits, "
+        f"ratio {actual / estimate:.5f}")
+  assert abs(actual / estimate - 1) < 0.01
+
+
+def test_estimate_matches_entropy_model_formula(trained_model):
+  """estimate_bits is the TFC entropy model's own rate under hard quantization."""
+  image = photo("rocket")[:64, :96]
+  latents = trained_model.analysis(tf.constant(image, tf.float32)[None] / 255.0)
+  _, bits = trained_model.training_entropy_model(latents, training=False)
+  assert trained_model.estimate_bits(image) == pytest.approx(float(bits[0]), rel=1e-5)
+
+
+def test_pad_to_multiple_repeats_edges():
+  image = np.arange(2 * 3 * 1).reshape(2, 3, 1)
+  padded = pad_to_multiple(tf.constant(image), 4).numpy()
+  assert padded.shape == (4, 4, 1)
+  np.testing.assert_array_equal(padded[:2, :3], image)
+  np.testing.assert_array_equal(padded[:, 3], padded[:, 2])
+  np.testing.assert_array_equal(padded[3], padded[1])
+
+
+def test_latent_shape_follows_config():
+  config = ModelConfig(num_filters=8, latent_channels=5, kernel_sizes=(9, 5, 5),
+                       strides=(4, 2, 2))
+  model = create_model(config)
+  assert config.downsampling == 16
+  latents = model.analysis(tf.zeros((1, 48, 80, 3)))
+  assert latents.shape == (1, 3, 5, 5)
+  assert model.synthesis(latents).shape == (1, 48, 80, 3)
+
+
+def test_decode_refuses_wrong_channel_count(untrained_model):
+  with pytest.raises(ModelError, match="channels"):
+    untrained_model.decode(b"", (1, 1, 3), 16, 16)
+
+
+def test_coding_needs_tables():
+  model = create_model(TINY)
+  with pytest.raises(ModelError, match="no range-coding tables"):
+    model.encode(random_image(16, 16))
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(kernel_sizes=(5, 5), strides=(2,)), "equal length"),
+    (dict(normalization="batch"), "unknown normalization"),
+    (dict(num_filters=0), "positive"),
+])
+def test_config_validation(fields, message):
+  with pytest.raises(ModelError, match=message):
+    ModelConfig(**fields)
+
+
+def test_unknown_architecture():
+  with pytest.raises(ModelError, match="unknown architecture"):
+    create_model(ModelConfig(architecture="hyperprior"))
+
+
+def test_config_dict_round_trip():
+  config = ModelConfig(num_filters=7, latent_channels=3, kernel_sizes=[3, 3], strides=[2, 2])
+  assert ModelConfig.from_dict(config.to_dict()) == config
+  with pytest.raises(ModelError, match="unknown model config fields: bogus"):
+    ModelConfig.from_dict({**config.to_dict(), "bogus": 1})
+
+
+def test_transforms_serialize_and_restore_with_keras():
+  model = create_model(TINY)
+  for transform in (model.analysis, model.synthesis):
+    clone = tf.keras.utils.deserialize_keras_object(
+        tf.keras.utils.serialize_keras_object(transform))
+    assert clone.get_config() == transform.get_config()
+    shape = (1, 32, 32, 3) if transform is model.analysis else (1, 2, 2, 16)
+    inputs = tf.random.stateless_uniform(shape, seed=(1, 2))
+    clone(inputs)
+    clone.set_weights(transform.get_weights())
+    np.testing.assert_allclose(clone(inputs), transform(inputs), rtol=1e-6, atol=1e-6)
