@@ -4,7 +4,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from compressor.errors import ImageError
 from compressor.fileio import write_atomically
@@ -62,10 +62,10 @@ def read_image(path):
       warnings.simplefilter("error", Image.DecompressionBombWarning)
       with Image.open(path) as image:
         image.load()
-        oriented = ImageOps.exif_transpose(image)
-        if oriented is not image:
+        if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+          image = ImageOps.exif_transpose(image)
           notes.append("rotated as its EXIF orientation says")
-        image = _to_codec_mode(oriented, notes)
+        image = _to_codec_mode(image, notes)
         pixels = np.array(image, dtype=np.uint8)
   except FileNotFoundError:
     raise ImageError(f"{path}: no such file") from None

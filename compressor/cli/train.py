@@ -1,5 +1,7 @@
 """`compressor train`: trains a model in --model_dir, resuming if it holds a checkpoint."""
 
+import signal
+
 from absl import app, flags, logging
 
 from compressor.cli.common import user_errors
@@ -58,6 +60,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.INFO)
+  # `kill` stops training as Ctrl-C does: a checkpoint is written first.
+  signal.signal(signal.SIGTERM, signal.default_int_handler)
   model_config = resolve_model_config(FLAGS.model_dir, _explicit_model_flags())
   config = TrainingConfig(
       train_glob=FLAGS.train_glob, lmbda=FLAGS["lambda"].value, patch_size=FLAGS.patchsize,

@@ -1,0 +1,133 @@
+"""Training: the loss goes down, runs resume, interruptions and NaNs lose nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from compressor import training
+from compressor.codec import compress_image
+from compressor.data import training_dataset
+from compressor.errors import TrainingError
+from compressor.images import DecodedImage
+from compressor.metrics import mse
+from compressor.store import load_model
+from compressor.training import TrainingConfig, resolve_model_config, train
+from conftest import TINY, photo
+
+LAMBDA = 0.01
+
+
+def config(photo_dir, **overrides):
+  values = dict(train_glob=str(photo_dir / "*.png"), lmbda=LAMBDA, patch_size=64,
+                batch_size=4, steps=10, learning_rate=1e-3, clip_norm=1.0, log_every=5,
+                checkpoint_every=5, seed=3)
+  values.update(overrides)
+  return TrainingConfig(**values)
+
+
+def real_loss(model_dir):
+  """bpp of real bitstreams + lambda * MSE of their decodings, on two photos."""
+  model = load_model(model_dir)
+  losses = []
+  for name in ("astronaut", "coffee"):
+    image = photo(name)[:128, :128]
+    data = compress_image(model, DecodedImage(image, "RGB"))
+    losses.append(8 * len(data) / (128 * 128) + LAMBDA * mse(image, model.reconstruct(image)))
+  return float(np.mean(losses))
+
+
+def checkpoint_value(model_dir, suffix):
+  reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints"))
+  keys = [k for k in reader.get_variable_to_shape_map() if k.endswith(suffix)]
+  assert len(keys) == 1, keys
+  return int(reader.get_tensor(keys[0]))
+
+
+def test_training_lowers_the_loss_and_resumes(photo_dir, tmp_path):
+  model_dir = str(tmp_path / "run")
+  train(model_dir, TINY, config(photo_dir, steps=0))
+  before = real_loss(model_dir)
+  train(model_dir, TINY, config(photo_dir, steps=10))
+  assert checkpoint_value(model_dir, "step/.ATTRIBUTES/VARIABLE_VALUE") == 10
+  train(model_dir, TINY, config(photo_dir, steps=60))
+  after = real_loss(model_dir)
+  print(f"real rate-distortion loss: {before:.3f} at init, {after:.3f} after 60 steps")
+  assert after < 0.8 * before
+  assert checkpoint_value(model_dir, "step/.ATTRIBUTES/VARIABLE_VALUE") == 60
+  # Adam's step count was restored too, not restarted at the resume.
+  assert checkpoint_value(model_dir, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 60
+  assert load_model(model_dir).metadata["steps"] == 60
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(photo_dir, tmp_path,
+                                                             monkeypatch):
+  real = training.rate_distortion
+  calls = tf.Variable(0)
+
+  def poisoned(images, reconstructions, bits):
+    bpp, error = real(images, reconstructions, bits)
+    calls.assign_add(1)
+    return bpp, tf.where(calls > 7, tf.constant(np.nan), error)
+
+  monkeypatch.setattr(training, "rate_distortion", poisoned)
+  model_dir = str(tmp_path / "nan")
+  with pytest.raises(TrainingError, match="loss became nan at step 8.*checkpoint is step 5"):
+    train(model_dir, TINY, config(photo_dir, steps=20))
+  assert tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")).endswith("-5")
+  assert not os.path.exists(os.path.join(model_dir, "weights.npz"))
+  monkeypatch.setattr(training, "rate_distortion", real)
+  train(model_dir, TINY, config(photo_dir, steps=6))
+  assert load_model(model_dir).metadata["steps"] == 6
+
+
+def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(photo_dir, tmp_path):
+  model_dir = str(tmp_path / "killed")
+  command = [sys.executable, "-m", "compressor.cli", "train", "--model_dir", model_dir,
+             "--train_glob", str(photo_dir / "*.png"), "--num_filters=8",
+             "--latent_channels=8", "--kernel_sizes=5,5", "--strides=2,2",
+             "--patchsize=32", "--batchsize=2", "--steps=100000", "--log_every=1",
+             "--checkpoint_every=100000", "--learning_rate=1e-3"]
+  process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+  for line in process.stderr:
+    if "step 25/" in line:
+      process.send_signal(signal.SIGTERM)
+      break
+  rest = process.communicate(timeout=120)[1]
+  assert process.returncode == 1
+  assert "interrupted at step" in rest and "run the same command again" in rest
+  saved = checkpoint_value(model_dir, "step/.ATTRIBUTES/VARIABLE_VALUE")
+  assert saved >= 25
+  command[command.index("--steps=100000")] = f"--steps={saved + 3}"
+  result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert f"at step {saved}" in result.stderr
+  assert load_model(model_dir).metadata["steps"] == saved + 3
+
+
+def test_resume_with_another_architecture_is_refused(photo_dir, tmp_path):
+  model_dir = str(tmp_path / "arch")
+  train(model_dir, TINY, config(photo_dir, steps=0))
+  assert resolve_model_config(model_dir, {}) == TINY
+  assert resolve_model_config(model_dir, {"num_filters": 16}) == TINY
+  with pytest.raises(TrainingError, match=r"num_filters=32 \(saved: 16\)"):
+    resolve_model_config(model_dir, {"num_filters": 32})
+
+
+def test_small_and_unreadable_images_in_the_pipeline(tmp_path):
+  Image.fromarray(photo("coffee")[:20, :40]).save(tmp_path / "small.png")
+  (tmp_path / "broken.png").write_bytes(b"not a png")
+  files = [str(tmp_path / "small.png"), str(tmp_path / "broken.png")]
+  batch = next(iter(training_dataset(files, patch_size=32, batch_size=3, seed=0)))
+  assert batch.shape == (3, 32, 32, 3) and batch.dtype == tf.float32
+  assert 0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) <= 255
+
+
+def test_no_training_images(tmp_path):
+  with pytest.raises(TrainingError, match="no files match"):
+    train(str(tmp_path / "m"), TINY, TrainingConfig(train_glob=str(tmp_path / "*.png")))
