@@ -1,21 +1,47 @@
 """The training input pipeline: image files to batches of random crops."""
 
 import glob
+import os
 
 import tensorflow as tf
+from absl import logging
+from PIL import Image
 
 from compressor.errors import TrainingError
 
 __all__ = ["list_images", "training_dataset", "load_image_tensor"]
 
+# What tf.io.decode_image reads; other files would fail inside the pipeline.
+_DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
+
+
+def _decodable(path):
+  try:
+    with Image.open(path) as image:
+      return image.format in _DECODABLE_FORMATS
+  except (OSError, SyntaxError, ValueError):
+    return False
+
 
 def list_images(pattern):
-  """Sorted files matching a glob (with ** recursion); fails if there are none."""
-  files = sorted(f for f in glob.glob(pattern, recursive=True)
-                 if not f.endswith((".json", ".txt", ".csv", ".md")))
+  """Sorted image files matching a glob (with ** recursion) that TF can decode.
+
+  Files that are not JPEG, PNG, GIF or BMP images are skipped with a warning;
+  no usable file at all is an error (an empty pipeline would wait forever).
+  """
+  files = sorted(f for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
   if not files:
     raise TrainingError(f"no files match {pattern!r}")
-  return files
+  usable = [f for f in files if _decodable(f)]
+  skipped = len(files) - len(usable)
+  if skipped:
+    logging.warning("skipping %d of %d files matching %r that are not JPEG, PNG, GIF "
+                    "or BMP images, e.g. %s", skipped, len(files), pattern,
+                    next(f for f in files if f not in usable))
+  if not usable:
+    raise TrainingError(f"none of the {len(files)} files matching {pattern!r} is a "
+                        "readable JPEG, PNG, GIF or BMP image")
+  return usable
 
 
 def load_image_tensor(path):

@@ -131,3 +131,15 @@ def test_small_and_unreadable_images_in_the_pipeline(tmp_path):
 def test_no_training_images(tmp_path):
   with pytest.raises(TrainingError, match="no files match"):
     train(str(tmp_path / "m"), TINY, TrainingConfig(train_glob=str(tmp_path / "*.png")))
+  (tmp_path / "notes.txt").write_text("not an image")
+  Image.fromarray(photo("coffee")[:8, :8]).save(tmp_path / "photo.tiff")
+  with pytest.raises(TrainingError, match="none of the 2 files"):
+    train(str(tmp_path / "m"), TINY, TrainingConfig(train_glob=str(tmp_path / "*")))
+
+
+def test_files_tf_cannot_decode_are_skipped(tmp_path):
+  from compressor.data import list_images
+  Image.fromarray(photo("coffee")[:8, :8]).save(tmp_path / "a.png")
+  Image.fromarray(photo("coffee")[:8, :8]).save(tmp_path / "b.tiff")
+  (tmp_path / "c.jpg").write_bytes(b"garbage")
+  assert list_images(str(tmp_path / "*")) == [str(tmp_path / "a.png")]
