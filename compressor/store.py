@@ -11,6 +11,7 @@ from compressor.config import ModelConfig
 from compressor.errors import ModelError
 from compressor.fileio import write_atomically
 from compressor.models import create_model
+from compressor.zoo import BUNDLED_DIR
 
 __all__ = [
     "FINGERPRINT_BYTES",
@@ -126,10 +127,10 @@ def load_model(directory):
 
 
 def model_search_path(extra=()):
-  """Directories whose model subdirectories are candidates for a bitstream."""
+  """Where a bitstream's model is looked for: `extra`, $COMPRESSOR_MODEL_PATH, bundled."""
   paths = list(extra)
   paths += [p for p in os.environ.get(SEARCH_PATH_ENV, "").split(os.pathsep) if p]
-  return paths
+  return paths + [BUNDLED_DIR]
 
 
 def find_model(wanted_fingerprint, search_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from compressor.config import ModelConfig  # noqa: E402
 from compressor.models import create_model  # noqa: E402

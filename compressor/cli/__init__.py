@@ -31,7 +31,7 @@ def main(argv=None):
     print(f"compressor: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
     return 2
   # TensorFlow's C++ start-up chatter would bury the one-line results and errors.
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   module = importlib.import_module(COMMANDS[command][0])
   module.run([f"compressor {command}"] + argv[2:])
   return 0

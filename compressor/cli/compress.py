@@ -4,10 +4,11 @@ from absl import app, flags
 
 from compressor.cli.common import describe, positional, user_errors
 from compressor.codec import compress_file, default_compressed_path
-from compressor.errors import ModelError
 from compressor.store import load_model
+from compressor.zoo import resolve_model_dir
 
-flags.DEFINE_string("model", None, "Model directory (see `compressor train`).")
+flags.DEFINE_string("model", None, "Model directory (see `compressor train`) or bundled "
+                    "model name; default: the bundled default model.")
 flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
 FLAGS = flags.FLAGS
 
@@ -15,9 +16,7 @@ FLAGS = flags.FLAGS
 @user_errors
 def main(argv):
   input_path, output_path = positional(argv, ["INPUT", "OUTPUT"], required=1)
-  if FLAGS.model is None:
-    raise ModelError("no model given: pass --model DIR (a directory made by compressor train)")
-  model = load_model(FLAGS.model)
+  model = load_model(resolve_model_dir(FLAGS.model))
   output_path = output_path or default_compressed_path(input_path)
   stats = compress_file(model, input_path, output_path, overwrite=FLAGS.overwrite)
   for note in stats.notes:
