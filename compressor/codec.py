@@ -10,7 +10,8 @@ import tensorflow as tf
 from compressor import container
 from compressor.errors import BitstreamError, CompressorError, ModelError
 from compressor.fileio import check_output_path, write_atomically
-from compressor.images import DecodedImage, merge_alpha, read_image, split_alpha, write_png
+from compressor.images import (DEFAULT_MAX_PIXELS, check_pixel_limit, merge_alpha, read_image,
+                               split_alpha, write_png)
 from compressor.store import find_model, load_model
 
 __all__ = [
@@ -68,9 +69,10 @@ def _check_model(model, header):
         f"{header.width}x{header.height} image under this model (expected {expected})")
 
 
-def decompress_bytes(data, model):
+def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS):
   """Decodes a bitstream file's bytes with `model`, or a callable header -> model."""
   header, payloads = container.unpack(data)
+  check_pixel_limit(header.width, header.height, max_pixels, "the compressed image")
   if not isinstance(model, tf.keras.Model):
     model = model(header)
   _check_model(model, header)
@@ -101,11 +103,12 @@ def default_decompressed_path(input_path):
   return os.path.splitext(base)[0] + ".decoded.png"
 
 
-def compress_file(model, input_path, output_path=None, overwrite=False):
+def compress_file(model, input_path, output_path=None, overwrite=False,
+                  max_pixels=DEFAULT_MAX_PIXELS):
   """Reads an image file, writes its bitstream; returns CodingStats."""
   output_path = output_path or default_compressed_path(input_path)
   check_output_path(output_path, overwrite, inputs=[input_path])
-  image = read_image(input_path)
+  image = read_image(input_path, max_pixels)
   data = compress_image(model, image)
   write_atomically(output_path, lambda f: f.write(data), overwrite)
   return CodingStats(image.width, image.height, image.layout, len(data), notes=image.notes)
@@ -126,7 +129,8 @@ def model_resolver(model_dir=None, search_path=()):
   return resolve
 
 
-def decompress_file(model, input_path, output_path=None, overwrite=False):
+def decompress_file(model, input_path, output_path=None, overwrite=False,
+                    max_pixels=DEFAULT_MAX_PIXELS):
   """Reads a bitstream file, writes the decoded PNG; returns CodingStats.
 
   `model` is a loaded model or a callable header -> model (see model_resolver).
@@ -140,6 +144,6 @@ def decompress_file(model, input_path, output_path=None, overwrite=False):
     raise CompressorError(f"{input_path}: no such file") from None
   except IsADirectoryError:
     raise CompressorError(f"{input_path} is a directory, not a compressed file") from None
-  image = decompress_bytes(data, model)
+  image = decompress_bytes(data, model, max_pixels)
   write_png(output_path, image, overwrite)
   return CodingStats(image.width, image.height, image.layout, len(data))

@@ -9,7 +9,15 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from compressor.errors import ImageError
 from compressor.fileio import write_atomically
 
-__all__ = ["DecodedImage", "read_image", "write_png", "split_alpha", "merge_alpha"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DecodedImage",
+    "check_pixel_limit",
+    "merge_alpha",
+    "read_image",
+    "split_alpha",
+    "write_png",
+]
 
 # Modes that are converted to one of L, LA, RGB, RGBA, and how.
 _CONVERSIONS = {
@@ -54,13 +62,28 @@ def _to_codec_mode(image, notes):
   raise ImageError(f"unsupported image mode {mode}")
 
 
-def read_image(path):
-  """Decodes any file Pillow reads; raises ImageError with a one-line reason."""
+# Whole-image transforms need memory in proportion to the pixels: about 64 MP fit.
+DEFAULT_MAX_PIXELS = 1 << 26
+
+
+def check_pixel_limit(width, height, max_pixels, what):
+  if width * height > max_pixels:
+    raise ImageError(
+        f"{what} is {width}x{height} = {width * height} pixels, over the limit of "
+        f"{max_pixels} (raise it with --max_pixels if you have the memory)")
+
+
+def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
+  """Decodes any file Pillow reads; raises ImageError with a one-line reason.
+
+  The pixel limit is checked from the file's header, before decoding.
+  """
   notes = []
   try:
     with warnings.catch_warnings():
       warnings.simplefilter("error", Image.DecompressionBombWarning)
       with Image.open(path) as image:
+        check_pixel_limit(image.width, image.height, max_pixels, path)
         image.load()
         if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
           image = ImageOps.exif_transpose(image)

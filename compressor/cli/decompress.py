@@ -4,6 +4,7 @@ from absl import app, flags
 
 from compressor.cli.common import describe, positional, user_errors
 from compressor.codec import decompress_file, default_decompressed_path, model_resolver
+from compressor.images import DEFAULT_MAX_PIXELS
 from compressor.store import SEARCH_PATH_ENV, model_search_path
 from compressor.zoo import resolve_model_dir
 
@@ -13,6 +14,8 @@ flags.DEFINE_string("model", None,
                     "the bundled models.")
 flags.DEFINE_list("model_path", [], "Directories holding model directories.")
 flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
+flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
+                     "Refuse larger images (memory grows with the pixel count).")
 FLAGS = flags.FLAGS
 
 
@@ -22,7 +25,8 @@ def main(argv):
   output_path = output_path or default_decompressed_path(input_path)
   model_dir = None if FLAGS.model is None else resolve_model_dir(FLAGS.model)
   resolve = model_resolver(model_dir, model_search_path(FLAGS.model_path))
-  stats = decompress_file(resolve, input_path, output_path, overwrite=FLAGS.overwrite)
+  stats = decompress_file(resolve, input_path, output_path, overwrite=FLAGS.overwrite,
+                      max_pixels=FLAGS.max_pixels)
   print(describe(input_path, output_path, stats))
 
 
