@@ -1,0 +1,29 @@
+"""Fuzzes the decoder with atheris: python scripts/fuzz.py --model DIR --runs 100000.
+
+Prints how many inputs it tried and their outcomes (decoded, or the error
+class each was refused with). Anything else is a finding: libFuzzer stops and
+writes the input to crash-*. Needs `pip install -e '.[fuzz]'`.
+"""
+
+import atheris
+from absl import app, flags
+
+with atheris.instrument_imports(include=["compressor"]):
+  from compressor import fuzzing
+  from compressor.store import load_model
+  from compressor.zoo import resolve_model_dir
+
+flags.DEFINE_string("model", None, "Model directory or bundled model name.")
+flags.DEFINE_integer("runs", 100000, "Inputs to try.")
+flags.DEFINE_string("corpus_dir", "fuzz_corpus", "Where the corpus grows.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  fuzzing.run_atheris(load_model(resolve_model_dir(FLAGS.model)), FLAGS.runs,
+                      FLAGS.corpus_dir)
+
+
+if __name__ == "__main__":
+  app.run(main)

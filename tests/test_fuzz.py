@@ -1,0 +1,51 @@
+"""A short fuzz run of the decoder (the long one is scripts/fuzz.py)."""
+
+import collections
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from compressor.codec import compress_image
+from compressor.fuzzing import decode_untrusted, repair_crc
+from compressor.images import DecodedImage
+from conftest import photo, random_image
+
+OUTCOMES = collections.Counter()
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def seeds(trained_model):
+  """Valid files of every layout, the starting points for mutations."""
+  rgba = np.dstack([photo("coffee")[:20, :24], random_image(20, 24, channels=1)])
+  images = [DecodedImage(photo("astronaut")[:33, :17].copy(), "RGB"),
+            DecodedImage(photo("camera")[:16, :16, None].copy(), "L"),
+            DecodedImage(rgba, "RGBA")]
+  return [compress_image(trained_model, image) for image in images]
+
+
+@FUZZ
+@given(data=st.binary(max_size=200))
+def test_random_bytes(trained_model, data):
+  OUTCOMES[decode_untrusted(data, trained_model)] += 1
+
+
+@FUZZ
+@given(choice=st.integers(0, 2), edits=st.lists(st.tuples(st.integers(0, 10**6),
+                                                          st.integers(0, 255)), max_size=4),
+       cut=st.one_of(st.none(), st.integers(0, 10**6)), fix=st.booleans())
+def test_mutated_bitstreams(trained_model, seeds, choice, edits, cut, fix):
+  data = bytearray(seeds[choice])
+  for position, value in edits:
+    data[position % len(data)] = value
+  if cut is not None:
+    del data[cut % len(data):]
+  data = bytes(data)
+  OUTCOMES[decode_untrusted(repair_crc(data) if fix else data, trained_model)] += 1
+
+
+def test_unmutated_seeds_decode(trained_model, seeds):
+  assert [decode_untrusted(s, trained_model) for s in seeds] == ["decoded"] * 3
+  print("fuzz outcomes so far:", dict(OUTCOMES))
