@@ -3,6 +3,7 @@
 __all__ = [
     "CompressorError",
     "BitstreamError",
+    "EvaluationError",
     "ImageError",
     "ModelError",
     "TrainingError",
@@ -15,6 +16,10 @@ class CompressorError(Exception):
 
 class BitstreamError(CompressorError):
   """A compressed file is truncated, corrupt, or of an unknown version."""
+
+
+class EvaluationError(CompressorError):
+  """An evaluation was asked for something it cannot compare."""
 
 
 class ImageError(CompressorError):

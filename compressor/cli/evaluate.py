@@ -1,0 +1,53 @@
+"""`compressor evaluate`: rate-distortion of models and classical codecs on a folder."""
+
+import glob
+
+from absl import app, flags, logging
+
+from compressor.classical import CODECS
+from compressor.cli.common import user_errors
+from compressor.data import list_images
+from compressor.errors import CompressorError
+from compressor.evaluation import classical_curve, evaluate, model_curve
+from compressor.zoo import bundled_models, resolve_model_dir
+
+flags.DEFINE_multi_string("model", [], "Model directory or bundled name; repeat for more "
+                          "rate points (default: the bundled models).")
+flags.DEFINE_string("name", "compressor", "Curve name for the models.")
+flags.DEFINE_string("images", None, "Glob of the images to evaluate on.")
+flags.DEFINE_list("codecs", [c.name for c in CODECS], "Classical codecs (empty for none).")
+flags.DEFINE_string("anchor", "jpeg-420", "Curve the BD-rate table compares against.")
+flags.DEFINE_multi_string("reference", [], "Reference curve JSON files to draw (globs).")
+flags.DEFINE_string("visual_image", None, "Image for the side-by-side crops (a path).")
+flags.DEFINE_integer("crop", 128, "Side of the visual comparison crops.")
+flags.DEFINE_string("output_dir", "evaluation", "Where results go; a rerun resumes.")
+flags.mark_flag_as_required("images")
+FLAGS = flags.FLAGS
+
+
+@user_errors
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.INFO)
+  model_dirs = [resolve_model_dir(m) for m in FLAGS.model] or list(bundled_models().values())
+  curves = [model_curve(model_dirs, FLAGS.name)] if model_dirs else []
+  try:
+    curves += [classical_curve(name) for name in FLAGS.codecs if name]
+  except ValueError as e:
+    raise CompressorError(str(e)) from None
+  if not curves:
+    raise CompressorError("nothing to evaluate: no model and no codec")
+  references = sorted(p for pattern in FLAGS.reference for p in glob.glob(pattern))
+  outputs = evaluate(list_images(FLAGS.images), curves, FLAGS.output_dir,
+                     anchor=FLAGS.anchor, references=references,
+                     visual_image=FLAGS.visual_image, crop=FLAGS.crop,
+                     dataset=FLAGS.images)
+  for kind, path in outputs.items():
+    print(f"{kind}: {path}")
+  if "bd_table" in outputs:
+    print(open(outputs["bd_table"]).read(), end="")
+
+
+def run(argv):
+  app.run(main, argv=argv)
