@@ -85,3 +85,24 @@ def test_usage_and_help():
   assert "--lambda" in result.stdout and "--train_glob" in result.stdout
   assert run("compress").returncode == 1
   assert "unknown command" in run("bogus").stderr
+
+
+def test_evaluate_writes_curves_table_and_plot(trained_model_dir, tmp_path):
+  images = tmp_path / "images"
+  images.mkdir()
+  for name in ("coffee", "chelsea"):
+    Image.fromarray(photo(name)[:64, :96]).save(images / f"{name}.png")
+  out = tmp_path / "eval"
+  result = run("evaluate", "--model", trained_model_dir, "--images", images / "*.png",
+               "--codecs", "jpeg-420,webp", "--output_dir", out, script=True)
+  assert result.returncode == 0, result.stderr
+  assert sorted(os.listdir(out / "curves")) == ["compressor.json", "jpeg-420.json", "webp.json"]
+  assert "| webp |" in result.stdout  # the BD table is printed
+  assert os.path.getsize(out / "rd.png") > 0
+
+
+def test_evaluate_names_an_unknown_codec(tmp_path):
+  Image.fromarray(photo("coffee")[:32, :32]).save(tmp_path / "a.png")
+  result = run("evaluate", "--codecs", "jpeg-420,gif", "--images", tmp_path / "*.png",
+               "--output_dir", tmp_path / "out")
+  one_line_error(result, "compressor evaluate", "unknown codec 'gif'")
