@@ -18,6 +18,7 @@ __all__ = [
     "CodingStats",
     "compress_file",
     "compress_image",
+    "compress_to_target",
     "decompress_bytes",
     "decompress_file",
     "default_compressed_path",
@@ -45,14 +46,42 @@ class CodingStats:
 def compress_image(model, image):
   """Encodes a DecodedImage to the bytes of a complete bitstream file."""
   rgb, alpha = split_alpha(image)
-  latent_string, latent_shape = model.encode(rgb)
-  payloads = [latent_string]
+  payloads, coded_shapes = model.encode(rgb)
   if alpha is not None:
     payloads.append(zlib.compress(alpha.tobytes(), 9))
   header = container.Header(
       layout=image.layout, model_name=model.model_name or "", fingerprint=model.fingerprint,
-      width=image.width, height=image.height, latent_shape=latent_shape)
+      width=image.width, height=image.height, coded_shapes=coded_shapes)
   return container.pack(header, payloads)
+
+
+def compress_to_target(models, image, target_bpp):
+  """Codes `image` with the highest-rate model whose file fits in `target_bpp`.
+
+  `models` (loaded models or model directories, loaded when first needed) go
+  from low to high rate. File size grows with the level, so a binary search
+  codes the image about log2(len(models)) + 1 times. When even the first model
+  exceeds the target its file, the smallest there is, is returned. Returns
+  (bytes, the model used).
+  """
+  if not models:
+    raise ModelError("no models to choose from")
+  num_pixels = image.width * image.height
+  coded = {}
+  def code(index):
+    if index not in coded:
+      model = models[index]
+      model = model if isinstance(model, tf.keras.Model) else load_model(model)
+      coded[index] = compress_image(model, image), model
+    return coded[index]
+  chosen, low, high = 0, 0, len(models) - 1
+  while low <= high:
+    middle = (low + high) // 2
+    if 8.0 * len(code(middle)[0]) / num_pixels <= target_bpp:
+      chosen, low = middle, middle + 1
+    else:
+      high = middle - 1
+  return code(chosen)
 
 
 def _check_model(model, header):
@@ -61,11 +90,10 @@ def _check_model(model, header):
         f"the file was made by model {header.model_name!r} "
         f"(fingerprint {header.fingerprint.hex()}), not by the given model "
         f"{model.model_name!r} ({model.fingerprint.hex()})")
-  expected = model.config.latent_size(header.height, header.width) + (
-      model.config.latent_channels,)
-  if tuple(header.latent_shape) != expected:
+  expected = model.coded_shapes(header.height, header.width)
+  if list(header.coded_shapes) != expected:
     raise BitstreamError(
-        f"latent shape {header.latent_shape} in the header does not fit a "
+        f"coded shapes {list(header.coded_shapes)} in the header do not fit a "
         f"{header.width}x{header.height} image under this model (expected {expected})")
 
 
@@ -76,18 +104,20 @@ def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS):
   if not isinstance(model, tf.keras.Model):
     model = model(header)
   _check_model(model, header)
+  coded = len(header.coded_shapes)
   alpha = None
   if header.has_alpha:
     try:
       # Bounded output: a crafted payload cannot inflate past the image size.
-      alpha = zlib.decompressobj().decompress(payloads[1], header.width * header.height + 1)
+      alpha = zlib.decompressobj().decompress(payloads[coded],
+                                              header.width * header.height + 1)
     except zlib.error as e:
       raise BitstreamError(f"alpha plane is corrupt ({e})") from None
     if len(alpha) != header.width * header.height:
       raise BitstreamError("alpha plane has the wrong size")
     alpha = np.frombuffer(alpha, np.uint8).reshape(header.height, header.width)
   try:
-    rgb = model.decode(payloads[0], header.latent_shape, header.height, header.width)
+    rgb = model.decode(payloads[:coded], header.coded_shapes, header.height, header.width)
   except Exception as e:  # The range decoder reports corruption as op errors.
     raise BitstreamError(f"latent payload cannot be decoded ({type(e).__name__})") from None
   return merge_alpha(rgb, alpha, header.layout)
@@ -104,14 +134,26 @@ def default_decompressed_path(input_path):
 
 
 def compress_file(model, input_path, output_path=None, overwrite=False,
-                  max_pixels=DEFAULT_MAX_PIXELS):
-  """Reads an image file, writes its bitstream; returns CodingStats."""
+                  max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None):
+  """Reads an image file, writes its bitstream; returns CodingStats.
+
+  With `target_bpp`, `model` is a list of models from low to high rate and
+  the file is made by the one `compress_to_target` picks (named in a note).
+  """
   output_path = output_path or default_compressed_path(input_path)
   check_output_path(output_path, overwrite, inputs=[input_path])
   image = read_image(input_path, max_pixels)
-  data = compress_image(model, image)
+  notes = list(image.notes)
+  if target_bpp is None:
+    data = compress_image(model, image)
+  else:
+    data, chosen = compress_to_target(model, image, target_bpp)
+    fits = 8.0 * len(data) / (image.width * image.height) <= target_bpp
+    notes.append(f"{chosen.model_name} is the highest rate within {target_bpp} bpp" if fits
+                 else f"nothing fits in {target_bpp} bpp; {chosen.model_name} makes the "
+                 "smallest file")
   write_atomically(output_path, lambda f: f.write(data), overwrite)
-  return CodingStats(image.width, image.height, image.layout, len(data), notes=image.notes)
+  return CodingStats(image.width, image.height, image.layout, len(data), notes=notes)
 
 
 def model_resolver(model_dir=None, search_path=()):

@@ -7,7 +7,9 @@ from compressor.errors import ModelError
 
 __all__ = ["ModelConfig", "NORMALIZATIONS"]
 
-NORMALIZATIONS = ("gdn",)
+# What follows each convolution but the last; compressor.transforms says what
+# each one builds. "gdn" is the simplified GDN that models saved so far use.
+NORMALIZATIONS = ("gdn", "gdn-sqrt", "group", "instance", "layer", "relu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +27,9 @@ class ModelConfig:
   kernel_sizes: tuple = (9, 5, 5)
   strides: tuple = (4, 2, 2)
   normalization: str = "gdn"
+  # Filters of the hyperprior transforms; None means num_filters. The factorized
+  # model has no hyperprior and ignores it.
+  hyper_filters: int = None
 
   def __post_init__(self):
     object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
@@ -37,6 +42,8 @@ class ModelConfig:
       raise ModelError("kernel sizes and strides must be positive")
     if self.num_filters < 1 or self.latent_channels < 1:
       raise ModelError("num_filters and latent_channels must be positive")
+    if self.hyper_filters is not None and self.hyper_filters < 1:
+      raise ModelError("hyper_filters must be positive")
     if self.normalization not in NORMALIZATIONS:
       raise ModelError(
           f"unknown normalization {self.normalization!r}; "
@@ -55,9 +62,16 @@ class ModelConfig:
     factor = self.downsampling
     return -(-height // factor), -(-width // factor)
 
+  @property
+  def side_filters(self):
+    """Filters of the hyperprior transforms, which are also the side information's channels."""
+    return self.num_filters if self.hyper_filters is None else self.hyper_filters
+
   def to_dict(self):
+    # Unset optional fields are left out, so that configs saved before a field
+    # existed keep their canonical JSON, and with it their fingerprints.
     return {k: list(v) if isinstance(v, tuple) else v
-            for k, v in dataclasses.asdict(self).items()}
+            for k, v in dataclasses.asdict(self).items() if v is not None}
 
   @classmethod
   def from_dict(cls, values):

@@ -1,23 +1,24 @@
 """The bitstream container: header, range-coded payloads and a CRC32.
 
-Byte layout (all integers big-endian), format version 1:
+Byte layout (all integers big-endian), format version 2:
 
-  offset  size  field
-  0       4     magic b"CMPR"
-  4       1     format version (1)
-  5       1     channel layout: 1 = L, 2 = LA, 3 = RGB, 4 = RGBA
-  6       1     n = length of the model name in bytes
-  7       16    model fingerprint (SHA-256 prefix of config + weights)
-  23      4     image width
-  27      4     image height
-  31      4     latent height
-  35      4     latent width
-  39      2     latent channels
-  41      1     k = number of payloads (1, or 2 when there is an alpha plane)
-  42      n     model name, UTF-8
-  42+n    4k    payload lengths
-  ...           payloads: range-coded latents, then the zlib-compressed alpha plane
-  end-4   4     CRC32 of every byte before it
+  offset    size  field
+  0         4     magic b"CMPR"
+  4         1     format version (2)
+  5         1     channel layout: 1 = L, 2 = LA, 3 = RGB, 4 = RGBA
+  6         1     n = length of the model name in bytes
+  7         16    model fingerprint (SHA-256 prefix of config + weights)
+  23        4     image width
+  27        4     image height
+  31        1     t = number of range-coded tensors: 1 (latents), or 2 for the
+                  hyperprior models (side information, then latents)
+  32        1     k = number of payloads: t, plus 1 when there is an alpha plane
+  33        n     model name, UTF-8
+  33+n      10t   shape of each coded tensor: height (4), width (4), channels (2)
+  33+n+10t  4k    payload lengths
+  ...             payloads: the coded tensors in the order of their shapes, then
+                  the zlib-compressed alpha plane
+  end-4     4     CRC32 of every byte before it
 """
 
 import dataclasses
@@ -38,13 +39,14 @@ __all__ = [
 ]
 
 MAGIC = b"CMPR"
-VERSION = 1
+VERSION = 2
 LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 # Largest image accepted, checked before anything is allocated.
 MAX_SIDE = 65535
 MAX_PIXELS = 1 << 30
 MAX_LATENT_CHANNELS = 4096
-_FIXED = struct.Struct(">4sBBB16sIIIIHB")
+_FIXED = struct.Struct(">4sBBB16sIIBB")
+_SHAPE = struct.Struct(">IIH")
 _LENGTH = struct.Struct(">I")
 _CRC = struct.Struct(">I")
 MIN_SIZE = _FIXED.size + _CRC.size
@@ -59,7 +61,11 @@ class Header:
   fingerprint: bytes
   width: int
   height: int
-  latent_shape: tuple
+  # (height, width, channels) of each range-coded tensor, in payload order.
+  coded_shapes: tuple
+
+  def __post_init__(self):
+    object.__setattr__(self, "coded_shapes", tuple(tuple(s) for s in self.coded_shapes))
 
   @property
   def has_alpha(self):
@@ -73,7 +79,7 @@ def _layout_code(layout):
   raise ValueError(f"unknown channel layout {layout!r}")
 
 
-def _check_dimensions(width, height, latent_shape):
+def _check_dimensions(width, height, coded_shapes):
   if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
     raise BitstreamError(
         f"header claims an image of {width}x{height} pixels; each side must be "
@@ -82,12 +88,12 @@ def _check_dimensions(width, height, latent_shape):
     raise BitstreamError(
         f"header claims {width}x{height} = {width * height} pixels, more than "
         f"the limit of {MAX_PIXELS}")
-  latent_height, latent_width, channels = latent_shape
-  if not (1 <= latent_height <= height and 1 <= latent_width <= width
-          and 1 <= channels <= MAX_LATENT_CHANNELS):
-    raise BitstreamError(
-        f"header claims latents of shape {latent_height}x{latent_width}x{channels}, "
-        f"impossible for a {width}x{height} image")
+  for latent_height, latent_width, channels in coded_shapes:
+    if not (1 <= latent_height <= height and 1 <= latent_width <= width
+            and 1 <= channels <= MAX_LATENT_CHANNELS):
+      raise BitstreamError(
+          f"header claims latents of shape {latent_height}x{latent_width}x{channels}, "
+          f"impossible for a {width}x{height} image")
 
 
 def pack(header, payloads):
@@ -97,12 +103,15 @@ def pack(header, payloads):
     raise ValueError("model name longer than 255 bytes")
   if len(header.fingerprint) != 16:
     raise ValueError("fingerprint must be 16 bytes")
-  if len(payloads) != (2 if header.has_alpha else 1):
-    raise ValueError("one payload, plus one for the alpha plane")
-  _check_dimensions(header.width, header.height, header.latent_shape)
+  if not header.coded_shapes:
+    raise ValueError("an image is at least one coded tensor")
+  if len(payloads) != len(header.coded_shapes) + header.has_alpha:
+    raise ValueError("one payload per coded tensor, plus one for the alpha plane")
+  _check_dimensions(header.width, header.height, header.coded_shapes)
   parts = [_FIXED.pack(MAGIC, VERSION, _layout_code(header.layout), len(name),
                        header.fingerprint, header.width, header.height,
-                       *header.latent_shape, len(payloads)), name]
+                       len(header.coded_shapes), len(payloads)), name]
+  parts += [_SHAPE.pack(*shape) for shape in header.coded_shapes]
   parts += [_LENGTH.pack(len(p)) for p in payloads]
   parts += list(payloads)
   body = b"".join(parts)
@@ -122,13 +131,14 @@ def unpack(data):
     raise BitstreamError(
         f"file is truncated: {len(data)} bytes, shorter than the {MIN_SIZE}-byte header")
   (magic, version, layout_code, name_length, model_fingerprint, width, height,
-   latent_height, latent_width, channels, count) = _FIXED.unpack_from(data)
+   tensors, count) = _FIXED.unpack_from(data)
   if magic != MAGIC:
     raise BitstreamError("not a compressor bitstream (wrong magic number)")
   if version != VERSION:
     raise BitstreamError(
         f"unsupported format version {version}; this build reads version {VERSION}")
-  lengths_at = _FIXED.size + name_length
+  shapes_at = _FIXED.size + name_length
+  lengths_at = shapes_at + _SHAPE.size * tensors
   payloads_at = lengths_at + _LENGTH.size * count
   if len(data) < payloads_at + _CRC.size:
     raise BitstreamError(f"file is truncated: {len(data)} bytes end inside the header")
@@ -146,12 +156,16 @@ def unpack(data):
   if layout_code not in LAYOUTS:
     raise BitstreamError(f"unknown channel layout code {layout_code}")
   layout = LAYOUTS[layout_code]
-  if count != (2 if layout in ("LA", "RGBA") else 1):
-    raise BitstreamError(f"{count} payloads do not fit channel layout {layout}")
-  latent_shape = (latent_height, latent_width, channels)
-  _check_dimensions(width, height, latent_shape)
+  if tensors == 0:
+    raise BitstreamError("header announces no coded tensors")
+  if count != tensors + (layout in ("LA", "RGBA")):
+    raise BitstreamError(
+        f"{count} payloads do not fit {tensors} coded tensors and channel layout {layout}")
+  coded_shapes = tuple(_SHAPE.unpack_from(data, shapes_at + _SHAPE.size * i)
+                       for i in range(tensors))
+  _check_dimensions(width, height, coded_shapes)
   try:
-    model_name = data[_FIXED.size:lengths_at].decode("utf-8")
+    model_name = data[_FIXED.size:shapes_at].decode("utf-8")
   except UnicodeDecodeError:
     raise BitstreamError("model name in the header is not valid UTF-8") from None
   payloads = []
@@ -160,5 +174,5 @@ def unpack(data):
     payloads.append(bytes(data[offset:offset + length]))
     offset += length
   header = Header(layout=layout, model_name=model_name, fingerprint=model_fingerprint,
-                  width=width, height=height, latent_shape=latent_shape)
+                  width=width, height=height, coded_shapes=coded_shapes)
   return header, payloads

@@ -1,18 +1,36 @@
-"""Codec models and their registry: the factorized-prior model of Ballé et al."""
+"""Codec models and their registry: the factorized prior and the two hyperprior models."""
 
-import numpy as np
+import math
+
 import tensorflow as tf
 import tensorflow_compression as tfc
 
 from compressor.config import ModelConfig
 from compressor.errors import ModelError
-from compressor.transforms import AnalysisTransform, SynthesisTransform
+from compressor.transforms import (HYPER_DOWNSAMPLING, AnalysisTransform, HyperAnalysisTransform,
+                                   HyperSynthesisTransform, SynthesisTransform)
 
-__all__ = ["FactorizedPriorModel", "MODEL_CLASSES", "create_model", "pad_to_multiple"]
+__all__ = [
+    "FactorizedPriorModel",
+    "MODEL_CLASSES",
+    "MeanScaleHyperpriorModel",
+    "ScaleHyperpriorModel",
+    "create_model",
+    "pad_to_multiple",
+]
 
 _IMAGE_SPEC = tf.TensorSpec([None, None, 3], tf.uint8)
+# A batch of one: latents, side information or entropy parameters.
+_TENSOR_SPEC = tf.TensorSpec([1, None, None, None], tf.float32)
+_STRING_SPEC = tf.TensorSpec([], tf.string)
+_SIZE_SPEC = tf.TensorSpec([2], tf.int32)
 # Entropy coding is per image: the latent (height, width, channels) is one unit.
 _CODING_RANK = 3
+# The hyperprior models code each latent under a Gaussian whose scale is one of
+# 64 values spaced evenly in log from 0.11 to 256, as in TFC's bmshj2018 example.
+_NUM_SCALES = 64
+_SCALE_MIN, _SCALE_MAX = 0.11, 256.0
+_LOG_SCALE_STEP = (math.log(_SCALE_MAX) - math.log(_SCALE_MIN)) / (_NUM_SCALES - 1)
 
 
 def pad_to_multiple(image, factor):
@@ -31,17 +49,62 @@ def _to_pixels(reconstruction, height, width):
   return tf.cast(tf.round(pixels), tf.uint8)
 
 
-class FactorizedPriorModel(tf.keras.Model):
-  """Analysis transform, factorized entropy bottleneck, synthesis transform.
+def _scale(index):
+  """The Gaussian scale at a position in the scale table (fractional while training)."""
+  return tf.exp(math.log(_SCALE_MIN) + _LOG_SCALE_STEP * index)
 
-  Training (`call`) adds uniform noise to the latents and returns the
-  differentiable rate. For coding, the range-coding tables are built once from
-  the learned prior (`build_coding_tables`) or loaded with the weights
-  (`set_coding_tables`); encoder and decoder then share exactly those tables.
+
+def _scale_index(log_scale):
+  """The position of a scale, given as its natural log, in the scale table."""
+  return (log_scale - math.log(_SCALE_MIN)) / _LOG_SCALE_STEP
+
+
+def _conditional_entropy_model(**kwargs):
+  """Entropy model of latents given, per element, a scale index and a mean."""
+  return tfc.LocationScaleIndexedEntropyModel(
+      tfc.NoisyNormal, _NUM_SCALES, _scale, coding_rank=_CODING_RANK, **kwargs)
+
+
+def _factorized_coder(tables, channels):
+  """Range coder for a factorized prior, from its tables."""
+  offset = tables.get("quantization_offset")
+  return tfc.ContinuousBatchedEntropyModel(
+      prior_shape=(channels,), coding_rank=_CODING_RANK, compression=True, stateless=True,
+      cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
+      quantization_offset=None if offset is None else tf.constant(offset))
+
+
+def _factorized_coder_for(prior, channels):
+  """Range coder for a factorized prior, its tables derived from the prior once, here."""
+  def derive_tables():
+    coder = tfc.ContinuousBatchedEntropyModel(
+        prior, coding_rank=_CODING_RANK, compression=True, stateless=True)
+    return {"cdf": coder.cdf, "cdf_offset": coder.cdf_offset,
+            "quantization_offset": coder.quantization_offset}
+  # In a graph: eagerly, the search for the prior's tails takes ten times longer.
+  return _factorized_coder(tf.function(derive_tables)(), channels)
+
+
+def _factorized_tables(coder):
+  tables = {"cdf": coder.cdf.numpy(), "cdf_offset": coder.cdf_offset.numpy()}
+  if coder.quantization_offset is not None:
+    tables["quantization_offset"] = coder.quantization_offset.numpy()
+  return tables
+
+
+class _CodecModel(tf.keras.Model):
+  """What every codec model shares: the transforms, its identity and the coding API.
+
+  Subclasses add entropy models and define `call` (for training: noisy latents
+  and a differentiable rate), `coded_shapes`, the coding-table methods,
+  `_parts`, and the graphs behind `_range_encode`, `_range_decode` and
+  `_hard_latents`. Coding uses only tables built once from the learned priors
+  (`build_coding_tables`, at export) or loaded with the weights
+  (`set_coding_tables`), so encoder and decoder share exactly those tables.
   """
 
-  def __init__(self, config, **kwargs):
-    super().__init__(name="factorized_prior", **kwargs)
+  def __init__(self, config, name):
+    super().__init__(name=name)
     self.config = config
     self.analysis = AnalysisTransform(
         config.num_filters, config.latent_channels, config.kernel_sizes,
@@ -49,109 +112,86 @@ class FactorizedPriorModel(tf.keras.Model):
     self.synthesis = SynthesisTransform(
         config.num_filters, config.kernel_sizes, config.strides,
         normalization=config.normalization)
-    self.prior = tfc.NoisyDeepFactorized(batch_shape=(config.latent_channels,))
-    self.training_entropy_model = tfc.ContinuousBatchedEntropyModel(
-        self.prior, coding_rank=_CODING_RANK, compression=False)
-    self._coder = None
+    self._coders = None
     # Identity of a saved model, set by compressor.store; bitstreams carry both.
     self.model_name = None
     self.fingerprint = None
     self.metadata = {}
-    factor = config.downsampling
+
+  def _create_weights(self):
+    """Runs a dummy image through the model, so that every weight exists."""
+    factor = self.config.downsampling
     self(tf.zeros((1, factor, factor, 3)), training=False)
 
-  def call(self, images, training=False):
-    """Returns (reconstruction, bits per image) for a batch of [0, 255] images."""
-    latents = self.analysis(images / 255.0)
-    latents_hat, bits = self.training_entropy_model(latents, training=training)
-    return self.synthesis(latents_hat) * 255.0, bits
+  def _padded(self, image):
+    """An HxWx3 uint8 image as a float batch of one, padded to the transform's multiple."""
+    return pad_to_multiple(tf.cast(image, tf.float32), self.config.downsampling)[None]
 
   # Range coding.
 
   @property
-  def coder(self):
-    if self._coder is None:
+  def has_coding_tables(self):
+    return self._coders is not None
+
+  def _install_coders(self, coders):
+    # The coding graphs capture the tables as constants when first traced, so
+    # tables replaced later would silently go unused: a model gets them once.
+    if self._coders is not None:
+      raise ModelError("the model has coding tables already; create a new model instead")
+    self._coders = coders
+
+  @property
+  def coders(self):
+    """The range coders by name, made from the coding tables."""
+    if self._coders is None:
       raise ModelError("the model has no range-coding tables; export it first")
-    return self._coder
+    return self._coders
 
-  def build_coding_tables(self):
-    """Derives the range coder's integer tables from the prior (after training)."""
-    self._coder = tfc.ContinuousBatchedEntropyModel(
-        self.prior, coding_rank=_CODING_RANK, compression=True, stateless=True)
-
-  def coding_tables(self):
-    """The coder's tables as numpy arrays, for saving next to the weights."""
-    tables = {"cdf": self.coder.cdf.numpy(),
-              "cdf_offset": self.coder.cdf_offset.numpy()}
-    if self.coder.quantization_offset is not None:
-      tables["quantization_offset"] = self.coder.quantization_offset.numpy()
-    return tables
-
-  def set_coding_tables(self, tables):
-    """Uses saved tables, so decoding never depends on recomputing them."""
-    offset = tables.get("quantization_offset")
-    self._coder = tfc.ContinuousBatchedEntropyModel(
-        prior_shape=(self.config.latent_channels,), coding_rank=_CODING_RANK,
-        compression=True, stateless=True, cdf=tables["cdf"],
-        cdf_offset=tables["cdf_offset"],
-        quantization_offset=None if offset is None else tf.constant(offset))
-
-  @tf.function(input_signature=[_IMAGE_SPEC])
-  def _quantized_latents(self, image):
-    padded = pad_to_multiple(tf.cast(image, tf.float32), self.config.downsampling)
-    return self.coder.quantize(self.analysis(padded[None] / 255.0))[0]
-
-  @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32),
-                                tf.TensorSpec([], tf.int32),
+  @tf.function(input_signature=[_TENSOR_SPEC, tf.TensorSpec([], tf.int32),
                                 tf.TensorSpec([], tf.int32)])
   def _synthesize(self, latents, height, width):
-    return _to_pixels(self.synthesis(latents[None])[0], height, width)
-
-  @tf.function(input_signature=[_IMAGE_SPEC])
-  def _encode(self, image):
-    latents = self._quantized_latents(image)
-    return self.coder.compress(latents[None])[0], tf.shape(latents)
-
-  @tf.function(input_signature=[tf.TensorSpec([], tf.string),
-                                tf.TensorSpec([2], tf.int32)])
-  def _decode_latents(self, string, latent_size):
-    return self.coder.decompress(string[None], latent_size)[0]
+    return _to_pixels(self.synthesis(latents)[0], height, width)
 
   def encode(self, image):
-    """Range-codes an HxWx3 uint8 image; returns (bytes, latent shape)."""
-    string, shape = self._encode(image)
-    return string.numpy(), tuple(int(d) for d in shape)
+    """Range-codes an HxWx3 uint8 image; returns (payloads, shapes), one per coded tensor.
 
-  def decode(self, string, latent_shape, height, width):
-    """Decodes bytes from `encode` to an HxWx3 uint8 image."""
-    if tuple(latent_shape[2:]) != (self.config.latent_channels,):
+    The order is the decoding order: side information before the latents it
+    describes.
+    """
+    strings, shapes = self._range_encode(image)
+    return ([string.numpy() for string in strings],
+            [tuple(int(d) for d in shape) for shape in shapes])
+
+  def decode(self, strings, shapes, height, width):
+    """Decodes the payloads and shapes from `encode` to an HxWx3 uint8 image."""
+    shapes = [tuple(shape) for shape in shapes]
+    expected = self.coded_shapes(height, width)
+    if shapes != expected or len(strings) != len(expected):
       raise ModelError(
-          f"latents have {latent_shape[2]} channels, the model "
-          f"{self.config.latent_channels}")
-    latents = self._decode_latents(tf.constant(string), latent_shape[:2])
+          f"{len(strings)} payloads of shapes {shapes} do not fit a {width}x{height} "
+          f"image under this model (expected shapes {expected})")
+    latents = self._range_decode([tf.constant(string) for string in strings], shapes)
     return self._synthesize(latents, height, width).numpy()
 
   def reconstruct(self, image):
     """The forward pass with hard quantization, as 8-bit pixels (no coding)."""
-    latents = self._quantized_latents(image)
     height, width = image.shape[:2]
-    return self._synthesize(latents, height, width).numpy()
+    return self._synthesize(self._hard_latents(image), height, width).numpy()
 
   def estimate_bits(self, image):
-    """-log2 likelihood of the quantized latents under the prior: ideal code length."""
-    latents = self._quantized_latents(image)
-    return float(-tf.reduce_sum(self.prior.log_prob(latents)) / np.log(2.0))
+    """The entropy models' rate of an image under hard quantization: the ideal code length."""
+    _, bits = self(self._padded(image), training=False)
+    return float(bits[0])
 
   # Weights, in a stable order for saving and fingerprinting.
 
+  def _parts(self):
+    """(name, module) of every part with weights; the names prefix the saved arrays."""
+    return [("analysis", self.analysis), ("synthesis", self.synthesis)]
+
   def named_weights(self):
-    arrays = {}
-    for part, values in (("analysis", self.analysis.get_weights()),
-                         ("synthesis", self.synthesis.get_weights()),
-                         ("prior", [v.numpy() for v in self.prior.variables])):
-      for i, value in enumerate(values):
-        arrays[f"{part}/{i:03d}"] = value
-    return arrays
+    return {f"{name}/{i:03d}": variable.numpy()
+            for name, part in self._parts() for i, variable in enumerate(part.variables)}
 
   def set_named_weights(self, arrays):
     expected = self.named_weights()
@@ -161,15 +201,249 @@ class FactorizedPriorModel(tf.keras.Model):
       if arrays[name].shape != value.shape:
         raise ModelError(
             f"weight {name} has shape {arrays[name].shape}, expected {value.shape}")
-    def part(prefix):
-      return [arrays[k] for k in sorted(arrays) if k.startswith(prefix + "/")]
-    self.analysis.set_weights(part("analysis"))
-    self.synthesis.set_weights(part("synthesis"))
-    for variable, value in zip(self.prior.variables, part("prior")):
-      variable.assign(value)
+    for name, part in self._parts():
+      for i, variable in enumerate(part.variables):
+        variable.assign(arrays[f"{name}/{i:03d}"])
 
 
-MODEL_CLASSES = {"factorized": FactorizedPriorModel}
+class FactorizedPriorModel(_CodecModel):
+  """Analysis transform, factorized entropy bottleneck, synthesis transform.
+
+  Training (`call`) adds uniform noise to the latents and returns the
+  differentiable rate. The latents are the one coded tensor.
+  """
+
+  def __init__(self, config):
+    super().__init__(config, name="factorized_prior")
+    self.prior = tfc.NoisyDeepFactorized(batch_shape=(config.latent_channels,))
+    self.training_entropy_model = tfc.ContinuousBatchedEntropyModel(
+        self.prior, coding_rank=_CODING_RANK, compression=False)
+    self._create_weights()
+
+  def call(self, images, training=False):
+    """Returns (reconstruction, bits per image) for a batch of [0, 255] images."""
+    latents = self.analysis(images / 255.0)
+    latents_hat, bits = self.training_entropy_model(latents, training=training)
+    return self.synthesis(latents_hat) * 255.0, bits
+
+  def _parts(self):
+    return super()._parts() + [("prior", self.prior)]
+
+  def coded_shapes(self, height, width):
+    """[latent shape] for an image of this size."""
+    return [self.config.latent_size(height, width) + (self.config.latent_channels,)]
+
+  def build_coding_tables(self):
+    """Derives the range coder's integer tables from the prior (after training)."""
+    self._install_coders(
+        {"latents": _factorized_coder_for(self.prior, self.config.latent_channels)})
+
+  def coding_tables(self):
+    """The coder's tables as numpy arrays, for saving next to the weights."""
+    return _factorized_tables(self.coders["latents"])
+
+  def set_coding_tables(self, tables):
+    """Uses saved tables, so decoding never depends on recomputing them."""
+    self._install_coders({"latents": _factorized_coder(tables, self.config.latent_channels)})
+
+  @tf.function(input_signature=[_IMAGE_SPEC])
+  def _hard_latents(self, image):
+    return self.coders["latents"].quantize(self.analysis(self._padded(image) / 255.0))
+
+  @tf.function(input_signature=[_IMAGE_SPEC])
+  def _compress(self, image):
+    latents = self.analysis(self._padded(image) / 255.0)
+    return self.coders["latents"].compress(latents)[0], tf.shape(latents)[1:]
+
+  @tf.function(input_signature=[_STRING_SPEC, _SIZE_SPEC])
+  def _decompress(self, string, latent_size):
+    return self.coders["latents"].decompress(string[None], latent_size)
+
+  def _range_encode(self, image):
+    string, shape = self._compress(image)
+    return [string], [shape]
+
+  def _range_decode(self, strings, shapes):
+    return self._decompress(strings[0], shapes[0][:2])
+
+
+class ScaleHyperpriorModel(_CodecModel):
+  """Ballé et al. (2018): latents coded as zero-mean Gaussians with scales from side information.
+
+  The hyper-analysis maps the latents' magnitudes to side information, coded
+  under a factorized prior. From the decoded side information the
+  hyper-synthesis predicts, for every latent, an index into a fixed table of
+  Gaussian scales. Those indexes must come out the same in the encoder and the
+  decoder, so both derive them with one graph (`_entropy_parameters`) from the
+  same integers, and round them there.
+  """
+
+  # The mean-scale model also predicts every latent's mean.
+  _PREDICTS_MEANS = False
+
+  def __init__(self, config, name="scale_hyperprior"):
+    super().__init__(config, name=name)
+    parameters = config.latent_channels * (2 if self._PREDICTS_MEANS else 1)
+    self.hyper_analysis = HyperAnalysisTransform(config.side_filters)
+    self.hyper_synthesis = HyperSynthesisTransform(config.side_filters, parameters)
+    self.side_prior = tfc.NoisyDeepFactorized(batch_shape=(config.side_filters,))
+    self.side_entropy_model = tfc.ContinuousBatchedEntropyModel(
+        self.side_prior, coding_rank=_CODING_RANK, compression=False)
+    self.latent_entropy_model = _conditional_entropy_model(compression=False)
+    self._create_weights()
+
+  def _hyper_input(self, latents):
+    # Scales do not depend on the sign; means do.
+    return latents if self._PREDICTS_MEANS else tf.abs(latents)
+
+  def _parameters(self, side_latents, latent_size):
+    """The hyper-synthesis output, cropped: side information covers a multiple of 4 latents."""
+    return self.hyper_synthesis(side_latents)[:, :latent_size[0], :latent_size[1]]
+
+  def _conditionals(self, parameters, training):
+    """(scale indexes, means or None for zero) of the latents' Gaussians.
+
+    The hyper-synthesis predicts log scales: one unit is a factor e, which
+    training moves much faster than one step of the table (a factor 1.13),
+    and an untrained model starts at scale 1. The range coder takes integer
+    indexes; rounding them in every hard path, not only in the coder, keeps
+    the rate estimates equal to what it codes.
+    """
+    if self._PREDICTS_MEANS:
+      means, log_scales = tf.split(parameters, 2, axis=-1)
+    else:
+      means, log_scales = None, parameters
+    indexes = _scale_index(log_scales)
+    return (indexes if training else tf.round(indexes)), means
+
+  def call(self, images, training=False):
+    """Returns (reconstruction, bits per image: latents plus side information)."""
+    latents = self.analysis(images / 255.0)
+    side_hat, side_bits = self.side_entropy_model(
+        self.hyper_analysis(self._hyper_input(latents)), training=training)
+    parameters = self._parameters(side_hat, tf.shape(latents)[1:3])
+    indexes, means = self._conditionals(parameters, training)
+    latents_hat, bits = self.latent_entropy_model(latents, indexes, loc=means,
+                                                  training=training)
+    return self.synthesis(latents_hat) * 255.0, bits + side_bits
+
+  def _parts(self):
+    return super()._parts() + [("hyper_analysis", self.hyper_analysis),
+                               ("hyper_synthesis", self.hyper_synthesis),
+                               ("side_prior", self.side_prior)]
+
+  def coded_shapes(self, height, width):
+    """[side information shape, latent shape] for an image of this size."""
+    latent_height, latent_width = self.config.latent_size(height, width)
+    side = (-(-latent_height // HYPER_DOWNSAMPLING), -(-latent_width // HYPER_DOWNSAMPLING),
+            self.config.side_filters)
+    return [side, (latent_height, latent_width, self.config.latent_channels)]
+
+  def build_coding_tables(self):
+    """Derives both coders' integer tables: the side prior's and the scale table's."""
+    self._install_coders(
+        {"side": _factorized_coder_for(self.side_prior, self.config.side_filters),
+         "latents": _conditional_entropy_model(compression=True, stateless=False)})
+
+  def coding_tables(self):
+    """Both coders' tables as numpy arrays, for saving next to the weights."""
+    tables = {f"side/{k}": v for k, v in _factorized_tables(self.coders["side"]).items()}
+    latents = self.coders["latents"]
+    tables["latents/cdf"] = latents.cdf.numpy()
+    tables["latents/cdf_offset"] = latents.cdf_offset.numpy()
+    return tables
+
+  def set_coding_tables(self, tables):
+    """Uses saved tables, so decoding never depends on recomputing them."""
+    if len(tables["latents/cdf_offset"]) != _NUM_SCALES:
+      raise ModelError(f"the saved scale table has {len(tables['latents/cdf_offset'])} "
+                       f"entries; this build uses {_NUM_SCALES}")
+    side = {k[len("side/"):]: v for k, v in tables.items() if k.startswith("side/")}
+    latents = _conditional_entropy_model(compression=True, stateless=False)
+    # TFC 2.14's indexed models take no tables in their constructor; the saved
+    # ones replace those it has just computed.
+    latents.set_weights([tables["latents/cdf"], tables["latents/cdf_offset"]])
+    self._install_coders({"side": _factorized_coder(side, self.config.side_filters),
+                          "latents": latents})
+
+  @tf.function(input_signature=[_IMAGE_SPEC])
+  def _analyze(self, image):
+    """Latents and quantized side information (what the decoder will decode) of an image."""
+    latents = self.analysis(self._padded(image) / 255.0)
+    side = self.hyper_analysis(self._hyper_input(latents))
+    return latents, self.coders["side"].quantize(side)
+
+  @tf.function(input_signature=[_TENSOR_SPEC, _SIZE_SPEC])
+  def _entropy_parameters(self, side_latents, latent_size):
+    """The one graph that derives the latents' entropy parameters from side information.
+
+    The encoder runs it on its quantized side information, the decoder on the
+    decoded one; these are the same numbers, so on one machine both get
+    bit-identical parameters. It is a graph of its own, not inlined into a
+    larger one, so that graph optimizations cannot treat the two sides apart.
+    """
+    return self._parameters(side_latents, latent_size)
+
+  @tf.function(input_signature=[_TENSOR_SPEC])
+  def _compress_side(self, side_latents):
+    return self.coders["side"].compress(side_latents)[0]
+
+  @tf.function(input_signature=[_STRING_SPEC, _SIZE_SPEC])
+  def _decompress_side(self, string, side_size):
+    return self.coders["side"].decompress(string[None], side_size)
+
+  @tf.function(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
+  def _compress_latents(self, latents, parameters):
+    indexes, means = self._conditionals(parameters, training=False)
+    return self.coders["latents"].compress(latents, indexes, loc=means)[0]
+
+  @tf.function(input_signature=[_STRING_SPEC, _TENSOR_SPEC])
+  def _decompress_latents(self, string, parameters):
+    indexes, means = self._conditionals(parameters, training=False)
+    return self.coders["latents"].decompress(string[None], indexes, loc=means)
+
+  @tf.function(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
+  def _quantize_latents(self, latents, parameters):
+    _, means = self._conditionals(parameters, training=False)
+    return self.coders["latents"].quantize(latents, loc=means)
+
+  def _range_encode(self, image):
+    latents, side = self._analyze(image)
+    parameters = self._entropy_parameters(side, tf.shape(latents)[1:3])
+    strings = [self._compress_side(side), self._compress_latents(latents, parameters)]
+    return strings, [tf.shape(side)[1:], tf.shape(latents)[1:]]
+
+  def _range_decode(self, strings, shapes):
+    side = self._decompress_side(strings[0], shapes[0][:2])
+    parameters = self._entropy_parameters(side, shapes[1][:2])
+    return self._decompress_latents(strings[1], parameters)
+
+  def _hard_latents(self, image):
+    latents, side = self._analyze(image)
+    parameters = self._entropy_parameters(side, tf.shape(latents)[1:3])
+    return self._quantize_latents(latents, parameters)
+
+
+class MeanScaleHyperpriorModel(ScaleHyperpriorModel):
+  """Minnen et al. (2018) without the context model: side information gives means too.
+
+  The hyper-analysis sees the latents themselves, and the hyper-synthesis
+  predicts a mean and a scale index for every latent. A mean that differed
+  between machines would shift the reconstruction slightly; only the scale
+  indexes can desynchronize the range decoder.
+  """
+
+  _PREDICTS_MEANS = True
+
+  def __init__(self, config):
+    super().__init__(config, name="mean_scale_hyperprior")
+
+
+MODEL_CLASSES = {
+    "factorized": FactorizedPriorModel,
+    "hyperprior": ScaleHyperpriorModel,
+    "mean-scale-hyperprior": MeanScaleHyperpriorModel,
+}
 
 
 def create_model(config):

@@ -48,12 +48,20 @@ def _all_arrays(model):
   return arrays
 
 
-def save_model(model, directory, name, metadata=None):
-  """Writes config, weights and range-coding tables; returns the fingerprint."""
+def save_model(model, directory, name, metadata=None, weight_dtype=None):
+  """Writes config, weights and range-coding tables; returns the fingerprint.
+
+  With `weight_dtype` (e.g. np.float16, to halve bundled models) the weights
+  are stored in that type; the caller must have rounded the model's weights
+  to it already, so that the saved model is the one in memory.
+  """
   os.makedirs(directory, exist_ok=True)
-  if model._coder is None:
+  if not model.has_coding_tables:
     model.build_coding_tables()
   arrays = _all_arrays(model)
+  if weight_dtype is not None:
+    arrays = {k: v if k.startswith(_TABLE_PREFIX) else v.astype(weight_dtype)
+              for k, v in arrays.items()}
   def write_weights(f):
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -116,8 +124,9 @@ def load_model(directory):
         f"{directory}: weights do not match the fingerprint in {MODEL_FILE} "
         "(files from different exports?)")
   model = create_model(config)
-  model.set_named_weights({k: v for k, v in arrays.items()
-                           if not k.startswith(_TABLE_PREFIX)})
+  # Weights stored in half precision compute in float32 like any other.
+  model.set_named_weights({k: v.astype(np.float32) if v.dtype == np.float16 else v
+                           for k, v in arrays.items() if not k.startswith(_TABLE_PREFIX)})
   model.set_coding_tables({k[len(_TABLE_PREFIX):]: v for k, v in arrays.items()
                            if k.startswith(_TABLE_PREFIX)})
   model.model_name = description["name"]

@@ -1,20 +1,79 @@
-"""Analysis and synthesis transforms: strided convolutions with GDN / IGDN."""
+"""Analysis and synthesis transforms (strided convolutions with GDN / IGDN) and hyperprior ones."""
+
+import math
 
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-__all__ = ["AnalysisTransform", "SynthesisTransform"]
+from compressor import layers
+
+__all__ = [
+    "AnalysisTransform",
+    "HYPER_DOWNSAMPLING",
+    "HyperAnalysisTransform",
+    "HyperSynthesisTransform",
+    "SynthesisTransform",
+]
+
+# (kernel, stride) of the hyper-analysis stages of Ballé et al. (2018): a 3x3
+# convolution, then two 5x5 stride-2 ones. The hyper-synthesis mirrors them.
+_HYPER_STAGES = ((3, 1), (5, 2), (5, 2))
+# Factor by which the side information is smaller than the latents on each side.
+HYPER_DOWNSAMPLING = math.prod(stride for _, stride in _HYPER_STAGES)
 
 
-def _normalization(kind, inverse, name):
-  if kind == "gdn":
-    return tfc.GDN(inverse=inverse, name=name)
-  raise ValueError(f"unknown normalization {kind!r}")
+# Groups of "group" normalization: 8 groups of 16 channels at the paper's 128
+# filters, between layer (1 group) and instance normalization (one per channel)
+# and still distinct from both at 16 filters. Fewer when 8 does not divide
+# num_filters (the gcd), so that every num_filters works.
+_GROUPS = 8
+
+
+def _normalization(kind, inverse, name, channels):
+  """The nonlinearity after a convolution with `channels` outputs.
+
+  "gdn" is GDN in the analysis and IGDN in the synthesis as in Ballé et al.
+  (2017), in the simplified form that `tfc.GDN()` computes and that every model
+  saved before the other choices existed was trained with; "gdn-sqrt" is the
+  paper's form with squares and a square root. "relu" is the paper's
+  comparison without normalization. "group", "instance" and "layer" are a
+  normalization followed by a ReLU, the conv-norm-ReLU block of Wu & He: the
+  normalization alone is affine in each group and would leave the transform
+  linear. It has no inverse (its statistics are not transmitted), so the
+  synthesis uses the same block. Its statistics span the whole image or latent
+  map, so a latent depends on every pixel, and the decoder's output on every
+  latent; images of any size still code exactly, as both sides see the same
+  whole map.
+  """
+  if kind in ("gdn", "gdn-sqrt"):
+    return layers.GDN(inverse=inverse, simplified=kind == "gdn", name=name)
+  if kind == "relu":
+    return tf.keras.layers.ReLU(name=name)
+  if kind == "group":
+    norm = layers.GroupNormalization(groups=math.gcd(channels, _GROUPS))
+  elif kind == "instance":
+    norm = layers.InstanceNormalization()
+  elif kind == "layer":
+    norm = layers.LayerNormalization()
+  else:
+    raise ValueError(f"unknown normalization {kind!r}")
+  return tf.keras.Sequential([norm, tf.keras.layers.ReLU()], name=name)
+
+
+class _ConfiguredSequential(tf.keras.Sequential):
+  """A Sequential rebuilt from the constructor arguments that subclasses keep in _settings."""
+
+  def get_config(self):
+    return dict(name=self.name, **self._settings)
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    return cls(**config)
 
 
 @tf.keras.utils.register_keras_serializable(package="compressor")
-class AnalysisTransform(tf.keras.Sequential):
-  """Maps an image in [0, 1] to latents: conv + GDN stages, the last linear."""
+class AnalysisTransform(_ConfiguredSequential):
+  """Maps an image in [0, 1] to latents: conv + normalization (GDN) stages, the last linear."""
 
   def __init__(self, num_filters, latent_channels, kernel_sizes, strides,
                normalization="gdn", name="analysis", **kwargs):
@@ -30,19 +89,12 @@ class AnalysisTransform(tf.keras.Sequential):
           corr=True, strides_down=stride, padding="same_zeros",
           use_bias=i != last, name=f"conv_{i}",
           activation=None if i == last else _normalization(
-              normalization, inverse=False, name=f"gdn_{i}")))
-
-  def get_config(self):
-    return dict(name=self.name, **self._settings)
-
-  @classmethod
-  def from_config(cls, config, custom_objects=None):
-    return cls(**config)
+              normalization, inverse=False, name=f"norm_{i}", channels=num_filters)))
 
 
 @tf.keras.utils.register_keras_serializable(package="compressor")
-class SynthesisTransform(tf.keras.Sequential):
-  """Maps latents back to an image in [0, 1]: the mirror image with IGDN."""
+class SynthesisTransform(_ConfiguredSequential):
+  """Maps latents back to an image in [0, 1]: the mirror image, with IGDN for GDN."""
 
   def __init__(self, num_filters, kernel_sizes, strides, image_channels=3,
                normalization="gdn", name="synthesis", **kwargs):
@@ -59,11 +111,35 @@ class SynthesisTransform(tf.keras.Sequential):
           corr=False, strides_up=stride, padding="same_zeros", use_bias=True,
           name=f"conv_{i}",
           activation=None if i == last else _normalization(
-              normalization, inverse=True, name=f"igdn_{i}")))
+              normalization, inverse=True, name=f"norm_{i}", channels=num_filters)))
 
-  def get_config(self):
-    return dict(name=self.name, **self._settings)
 
-  @classmethod
-  def from_config(cls, config, custom_objects=None):
-    return cls(**config)
+@tf.keras.utils.register_keras_serializable(package="compressor")
+class HyperAnalysisTransform(_ConfiguredSequential):
+  """Maps latents (or their magnitudes) to side information; ReLU between stages."""
+
+  def __init__(self, num_filters, name="hyper_analysis", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self._settings = dict(num_filters=num_filters)
+    last = len(_HYPER_STAGES) - 1
+    for i, (kernel, stride) in enumerate(_HYPER_STAGES):
+      self.add(tfc.SignalConv2D(
+          num_filters, (kernel, kernel), corr=True, strides_down=stride,
+          padding="same_zeros", use_bias=i != last, name=f"conv_{i}",
+          activation=None if i == last else "relu"))
+
+
+@tf.keras.utils.register_keras_serializable(package="compressor")
+class HyperSynthesisTransform(_ConfiguredSequential):
+  """Maps side information to the latents' entropy parameters: the mirror image."""
+
+  def __init__(self, num_filters, output_channels, name="hyper_synthesis", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self._settings = dict(num_filters=num_filters, output_channels=output_channels)
+    stages = _HYPER_STAGES[::-1]
+    last = len(stages) - 1
+    for i, (kernel, stride) in enumerate(stages):
+      self.add(tfc.SignalConv2D(
+          output_channels if i == last else num_filters, (kernel, kernel), corr=False,
+          strides_up=stride, padding="same_zeros", use_bias=True, name=f"conv_{i}",
+          activation=None if i == last else "relu"))

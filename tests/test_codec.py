@@ -103,9 +103,10 @@ def test_model_is_found_by_fingerprint(trained_model, trained_model_dir, png, tm
 def test_latent_shape_that_does_not_fit_the_model(trained_model, png):
   data = open(compress_file(trained_model, png) and png + ".cmpr", "rb").read()
   header, payloads = container.unpack(data)
+  (shape,) = header.coded_shapes
   bad = container.Header(header.layout, header.model_name, header.fingerprint,
-                         header.width, header.height, (1, 1, header.latent_shape[2]))
-  with pytest.raises(BitstreamError, match="does not fit"):
+                         header.width, header.height, [(1, 1, shape[2])])
+  with pytest.raises(BitstreamError, match="do not fit"):
     decompress_bytes(container.pack(bad, payloads), trained_model)
 
 

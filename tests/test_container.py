@@ -6,17 +6,25 @@ import zlib
 import pytest
 
 from compressor import container
-from compressor.container import Header, pack, unpack
+from compressor.container import VERSION, Header, pack, unpack
 from compressor.errors import BitstreamError
 
 FINGERPRINT = bytes(range(16))
+# The coded tensors of a factorized model (latents) and of a hyperprior model
+# (side information, then latents).
+LATENTS = ((3, 2, 16),)
+SIDE_AND_LATENTS = ((1, 1, 8), (3, 2, 16))
 
 
-def make(layout="RGB", name="model-ä", width=17, height=33, latent=(3, 2, 16)):
+def make(layout="RGB", name="model-ä", width=17, height=33, shapes=LATENTS):
   header = Header(layout=layout, model_name=name, fingerprint=FINGERPRINT,
-                  width=width, height=height, latent_shape=latent)
-  payloads = [b"latent-bytes" * 3] + ([b"alpha"] if header.has_alpha else [])
-  return header, payloads
+                  width=width, height=height, coded_shapes=shapes)
+  payloads = [b"coded-%d" % i * (3 + i) for i in range(len(shapes))]
+  return header, payloads + ([b"alpha"] if header.has_alpha else [])
+
+
+def shapes_offset(header):
+  return 33 + len(header.model_name.encode("utf-8"))
 
 
 def with_crc(body):
@@ -25,34 +33,43 @@ def with_crc(body):
 
 @pytest.mark.parametrize("layout", ["L", "LA", "RGB", "RGBA"])
 @pytest.mark.parametrize("name", ["", "m", "bmshj2018-factorized-ℓ0.01", "x" * 255])
-def test_every_field_round_trips(layout, name):
-  header, payloads = make(layout, name, width=65535, height=3, latent=(1, 4096, 4096))
+@pytest.mark.parametrize("shapes", [((1, 4096, 4096),), ((1, 1024, 4096), (1, 4096, 320))])
+def test_every_field_round_trips(layout, name, shapes):
+  header, payloads = make(layout, name, width=65535, height=3, shapes=shapes)
   parsed, parsed_payloads = unpack(pack(header, payloads))
   assert parsed == header
   assert parsed_payloads == payloads
 
 
 def test_layout_is_documented_byte_for_byte():
-  header, payloads = make(name="ab")
+  header, payloads = make("RGBA", name="ab", shapes=SIDE_AND_LATENTS)
   data = pack(header, payloads)
-  assert data[:4] == b"CMPR" and data[4] == 1 and data[5] == 3 and data[6] == 2
+  assert data[:4] == b"CMPR" and data[4] == 2 and data[5] == 4 and data[6] == 2
   assert data[7:23] == FINGERPRINT
-  assert struct.unpack(">IIIIHB", data[23:42]) == (17, 33, 3, 2, 16, 1)
-  assert data[42:44] == b"ab"
-  assert struct.unpack(">I", data[44:48])[0] == len(payloads[0])
-  assert data[48:48 + len(payloads[0])] == payloads[0]
+  assert struct.unpack(">IIBB", data[23:33]) == (17, 33, 2, 3)
+  assert data[33:35] == b"ab"
+  assert struct.unpack(">IIHIIH", data[35:55]) == (1, 1, 8, 3, 2, 16)
+  assert struct.unpack(">III", data[55:67]) == tuple(len(p) for p in payloads)
+  assert data[67:-4] == b"".join(payloads)
   assert struct.unpack(">I", data[-4:])[0] == zlib.crc32(data[:-4])
 
 
+def test_header_lists_coded_tensors_in_payload_order():
+  header, payloads = make("LA", shapes=SIDE_AND_LATENTS)
+  parsed, parsed_payloads = unpack(pack(header, payloads))
+  assert parsed.coded_shapes == SIDE_AND_LATENTS
+  assert parsed_payloads == [b"coded-0" * 3, b"coded-1" * 4, b"alpha"]
+
+
 def test_every_truncation_is_rejected():
-  data = pack(*make("RGBA"))
+  data = pack(*make("RGBA", shapes=SIDE_AND_LATENTS))
   for length in range(len(data)):
     with pytest.raises(BitstreamError, match="truncated|empty"):
       unpack(data[:length])
 
 
 def test_every_bit_flip_is_rejected():
-  data = pack(*make("RGBA"))
+  data = pack(*make("RGBA", shapes=SIDE_AND_LATENTS))
   for position in range(len(data)):
     for bit in (0, 7):
       corrupt = bytearray(data)
@@ -73,10 +90,13 @@ def test_wrong_magic():
     unpack(b"\x89PNG\r\n\x1a\n" + bytes(100))
 
 
-def test_unknown_future_version():
+@pytest.mark.parametrize("version", [VERSION + 1, 1])
+def test_other_versions_are_refused(version):
+  """A future version, and version 1, whose header had room for one coded tensor only."""
   data = bytearray(pack(*make()))
-  data[4] = 2
-  with pytest.raises(BitstreamError, match="unsupported format version 2"):
+  data[4] = version
+  with pytest.raises(BitstreamError, match=f"unsupported format version {version}; "
+                                           f"this build reads version {VERSION}"):
     unpack(with_crc(bytes(data[:-4])))
 
 
@@ -88,16 +108,34 @@ def test_absurd_dimensions_are_refused(width, height):
     unpack(with_crc(bytes(data[:-4])))
 
 
-def test_latent_shape_impossible_for_image():
-  data = bytearray(pack(*make(width=16, height=16, latent=(1, 1, 16))))
-  data[31:35] = struct.pack(">I", 17)  # more latent rows than pixel rows
+@pytest.mark.parametrize("tensor", [0, 1])
+def test_latent_shape_impossible_for_image(tensor):
+  header, payloads = make(width=16, height=16, shapes=((1, 1, 8), (1, 1, 16)))
+  data = bytearray(pack(header, payloads))
+  at = shapes_offset(header) + 10 * tensor
+  data[at:at + 4] = struct.pack(">I", 17)  # more latent rows than pixel rows
   with pytest.raises(BitstreamError, match="latents"):
     unpack(with_crc(bytes(data[:-4])))
 
 
+def test_no_coded_tensor_is_refused():
+  body = struct.pack(">4sBBB16sIIBB", b"CMPR", VERSION, 3, 0, FINGERPRINT, 17, 33, 0, 0)
+  with pytest.raises(BitstreamError, match="no coded tensors"):
+    unpack(with_crc(body))
+
+
+def test_payload_count_must_fit_tensors_and_layout():
+  data = bytearray(pack(*make("RGBA", shapes=SIDE_AND_LATENTS)))
+  data[5] = 3  # RGB: the alpha plane's payload is one too many
+  with pytest.raises(BitstreamError, match="3 payloads do not fit 2 coded tensors"):
+    unpack(with_crc(bytes(data[:-4])))
+
+
 def test_payload_length_beyond_the_file():
-  data = bytearray(pack(*make(name="")))
-  data[42:46] = struct.pack(">I", 2**32 - 1)
+  header, payloads = make(name="")
+  data = bytearray(pack(header, payloads))
+  at = shapes_offset(header) + 10
+  data[at:at + 4] = struct.pack(">I", 2**32 - 1)
   with pytest.raises(BitstreamError, match="truncated: header announces"):
     unpack(with_crc(bytes(data[:-4])))
 
@@ -111,5 +149,9 @@ def test_pack_refuses_inconsistent_headers():
   header, payloads = make("RGBA")
   with pytest.raises(ValueError, match="payload"):
     pack(header, payloads[:1])
+  with pytest.raises(ValueError, match="payload"):
+    pack(Header("RGB", "", FINGERPRINT, 1, 1, SIDE_AND_LATENTS), [b""])
+  with pytest.raises(ValueError, match="at least one coded tensor"):
+    pack(Header("RGB", "", FINGERPRINT, 1, 1, ()), [])
   with pytest.raises(BitstreamError, match="header claims"):
-    pack(Header("RGB", "", FINGERPRINT, container.MAX_SIDE + 1, 1, (1, 1, 1)), [b""])
+    pack(Header("RGB", "", FINGERPRINT, container.MAX_SIDE + 1, 1, [(1, 1, 1)]), [b""])

@@ -1,12 +1,19 @@
 """The model: coding reproduces the hard-quantized forward pass, rates match estimates."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from compressor.config import ModelConfig
+from compressor.codec import compress_image, decompress_bytes
+from compressor.config import NORMALIZATIONS, ModelConfig
 from compressor.errors import ModelError
+from compressor.images import DecodedImage
 from compressor.models import create_model, pad_to_multiple
+from compressor.store import load_model, save_model
+from compressor.training import rate_distortion
 from conftest import TINY, photo, random_image
 
 SIZES = [(1, 1), (17, 33), (64, 64), (500, 333)]
@@ -24,9 +31,9 @@ def forward_pass(model, image):
 @pytest.mark.parametrize("height,width", SIZES)
 def test_decode_reproduces_forward_pass(untrained_model, height, width):
   image = random_image(height, width, seed=height)
-  string, latent_shape = untrained_model.encode(image)
-  assert latent_shape == TINY.latent_size(height, width) + (TINY.latent_channels,)
-  decoded = untrained_model.decode(string, latent_shape, height, width)
+  strings, shapes = untrained_model.encode(image)
+  assert shapes == [TINY.latent_size(height, width) + (TINY.latent_channels,)]
+  decoded = untrained_model.decode(strings, shapes, height, width)
   assert decoded.shape == (height, width, 3) and decoded.dtype == np.uint8
   np.testing.assert_array_equal(decoded, forward_pass(untrained_model, image))
 
@@ -34,8 +41,9 @@ def test_decode_reproduces_forward_pass(untrained_model, height, width):
 @pytest.mark.parametrize("height,width", SIZES)
 def test_trained_model_decode_reproduces_forward_pass(trained_model, height, width):
   image = photo("coffee")[:height, :width]
-  string, latent_shape = trained_model.encode(image)
-  decoded = trained_model.decode(string, latent_shape, height, width)
+  height, width = image.shape[:2]  # coffee is 400 rows high
+  strings, shapes = trained_model.encode(image)
+  decoded = trained_model.decode(strings, shapes, height, width)
   np.testing.assert_array_equal(decoded, forward_pass(trained_model, image))
   np.testing.assert_array_equal(decoded, trained_model.reconstruct(image))
 
@@ -43,7 +51,7 @@ def test_trained_model_decode_reproduces_forward_pass(trained_model, height, wid
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
 def test_payload_bits_within_one_percent_of_estimate(trained_model, name):
   image = photo(name)
-  string, _ = trained_model.encode(image)
+  (string,), _ = trained_model.encode(image)
   actual, estimate = 8 * len(string), trained_model.estimate_bits(image)
   print(f"{name}: payload {actual} bits, model estimate {estimate:.0f} bits, "
         f"ratio {actual / estimate:.5f}")
@@ -77,9 +85,11 @@ def test_latent_shape_follows_config():
   assert model.synthesis(latents).shape == (1, 48, 80, 3)
 
 
-def test_decode_refuses_wrong_channel_count(untrained_model):
-  with pytest.raises(ModelError, match="channels"):
-    untrained_model.decode(b"", (1, 1, 3), 16, 16)
+def test_decode_refuses_shapes_that_do_not_fit(untrained_model):
+  with pytest.raises(ModelError, match="do not fit"):
+    untrained_model.decode([b""], [(1, 1, 3)], 16, 16)
+  with pytest.raises(ModelError, match="2 payloads"):
+    untrained_model.decode([b"", b""], [(1, 1, 16)], 16, 16)
 
 
 def test_coding_needs_tables():
@@ -100,7 +110,7 @@ def test_config_validation(fields, message):
 
 def test_unknown_architecture():
   with pytest.raises(ModelError, match="unknown architecture"):
-    create_model(ModelConfig(architecture="hyperprior"))
+    create_model(ModelConfig(architecture="autoregressive"))
 
 
 def test_config_dict_round_trip():
@@ -108,6 +118,18 @@ def test_config_dict_round_trip():
   assert ModelConfig.from_dict(config.to_dict()) == config
   with pytest.raises(ModelError, match="unknown model config fields: bogus"):
     ModelConfig.from_dict({**config.to_dict(), "bogus": 1})
+  hyper = ModelConfig(architecture="hyperprior", hyper_filters=5)
+  assert ModelConfig.from_dict(hyper.to_dict()) == hyper
+
+
+def test_configs_saved_before_hyper_filters_keep_their_fingerprint_text():
+  """Unset optional fields stay out of the canonical JSON that fingerprints hash."""
+  saved = {"architecture": "factorized", "num_filters": 7, "latent_channels": 3,
+           "kernel_sizes": [3, 3], "strides": [2, 2], "normalization": "gdn"}
+  config = ModelConfig.from_dict(saved)
+  assert config.hyper_filters is None and config.side_filters == 7
+  assert config.to_dict() == saved
+  assert config.canonical_json() == json.dumps(saved, sort_keys=True, separators=(",", ":"))
 
 
 def test_transforms_serialize_and_restore_with_keras():
@@ -121,3 +143,31 @@ def test_transforms_serialize_and_restore_with_keras():
     clone(inputs)
     clone.set_weights(transform.get_weights())
     np.testing.assert_allclose(clone(inputs), transform(inputs), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+def test_each_normalization_trains_and_codes_exactly(normalization, tmp_path):
+  """A training step, then the saved model restores its normalization and decodes exactly."""
+  model = create_model(dataclasses.replace(TINY, normalization=normalization))
+  images = tf.constant(np.stack([random_image(32, 32, seed=s) for s in (1, 2)]), tf.float32)
+  with tf.GradientTape() as tape:
+    reconstructions, bits = model(images, training=True)
+    bpp, mse = rate_distortion(images, reconstructions, bits)
+    loss = bpp + 0.01 * mse
+  gradients = tape.gradient(loss, model.trainable_variables)
+  assert np.isfinite(float(loss))
+  assert all(np.isfinite(g).all() for g in gradients)
+  tf.keras.optimizers.Adam(1e-3).apply_gradients(zip(gradients, model.trainable_variables))
+  save_model(model, str(tmp_path / "model"), name="tiny")
+  loaded = load_model(str(tmp_path / "model"))
+  assert loaded.config.normalization == normalization
+  pixels = random_image(19, 35, seed=4)
+  data = compress_image(model, DecodedImage(pixels, "RGB"))
+  decoded = decompress_bytes(data, loaded).pixels
+  np.testing.assert_array_equal(decoded, model.reconstruct(pixels))
+
+
+def test_coding_tables_are_set_once(untrained_model):
+  # Replaced tables would go unused by already traced coding graphs.
+  with pytest.raises(ModelError, match="has coding tables already"):
+    untrained_model.build_coding_tables()

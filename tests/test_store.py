@@ -18,10 +18,10 @@ def test_save_load_round_trip_decodes_identically(untrained_model, tmp_path):
   assert loaded.model_name == "round-trip" and loaded.metadata == {"note": 1}
   assert loaded.config == untrained_model.config
   image = random_image(40, 24)
-  string, shape = untrained_model.encode(image)
-  np.testing.assert_array_equal(loaded.decode(string, shape, 40, 24),
-                                untrained_model.decode(string, shape, 40, 24))
-  assert loaded.encode(image)[0] == string
+  strings, shapes = untrained_model.encode(image)
+  np.testing.assert_array_equal(loaded.decode(strings, shapes, 40, 24),
+                                untrained_model.decode(strings, shapes, 40, 24))
+  assert loaded.encode(image)[0] == strings
 
 
 def test_fingerprint_covers_config_and_every_weight(untrained_model):
