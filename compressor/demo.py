@@ -6,6 +6,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from compressor import zoo
 from compressor.codec import compress_file, decompress_file
 from compressor.config import ModelConfig
 from compressor.errors import CompressorError
@@ -33,6 +34,7 @@ class DemoResult:
   num_bytes: int
   bpp: float
   psnr: float
+  model: str
 
 
 def save_photo(name, directory):
@@ -65,10 +67,16 @@ def train_quick_model(directory, steps):
 
 
 def run_demo(output_dir, photo="astronaut", model_dir=None, train_steps=400):
-  """Compresses and decompresses `photo` with the model; trains one if none is given."""
+  """Compresses and decompresses `photo` with the model.
+
+  Without a model directory it uses the bundled default model, or, in a build
+  without bundled models, trains a quick one first.
+  """
   os.makedirs(output_dir, exist_ok=True)
   if model_dir is None:
-    model_dir = train_quick_model(output_dir, train_steps)
+    levels = zoo.quality_levels()
+    model_dir = (levels[zoo.default_quality(levels)] if levels
+                 else train_quick_model(output_dir, train_steps))
   model = load_model(model_dir)
   original = save_photo(photo, output_dir)
   compressed = original + ".cmpr"
@@ -77,4 +85,4 @@ def run_demo(output_dir, photo="astronaut", model_dir=None, train_steps=400):
   decompress_file(model, compressed, decoded, overwrite=True)
   quality = psnr(read_image(original).pixels, read_image(decoded).pixels)
   return DemoResult(photo, compressed, decoded, stats.width, stats.height,
-                    stats.num_bytes, stats.bpp, quality)
+                    stats.num_bytes, stats.bpp, quality, model.model_name)

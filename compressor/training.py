@@ -41,6 +41,12 @@ class TrainingConfig:
   validation_every: int = 1000
   validation_images: int = 8
   seed: int = None
+  # A training directory whose latest checkpoint (weights, optimizer and step)
+  # starts a new run, e.g. to fine-tune a model for another lambda.
+  init_from: str = ""
+  # Wall-clock budget of one invocation in minutes (0: none); the model is
+  # exported when it runs out, as at the last step.
+  max_minutes: float = 0.0
 
 
 def rate_distortion(images, reconstructions, bits):
@@ -51,13 +57,18 @@ def rate_distortion(images, reconstructions, bits):
   return bpp, mse
 
 
-def resolve_model_config(model_dir, overrides):
-  """The saved config of a run being resumed, else defaults plus `overrides`.
+def resolve_model_config(model_dir, overrides, init_from=None):
+  """The saved config of a run being resumed (or of `init_from`), else defaults plus `overrides`.
 
   Resuming with an architecture field that differs from the saved one is an
   error: the checkpoint could not be restored into a different network.
   """
   path = os.path.join(model_dir, TRAIN_CONFIG_FILE)
+  if not os.path.exists(path) and init_from:
+    model_dir, path = init_from, os.path.join(init_from, TRAIN_CONFIG_FILE)
+    if not os.path.exists(path):
+      raise TrainingError(f"--init_from {init_from} is not a training directory "
+                          f"(no {TRAIN_CONFIG_FILE})")
   if not os.path.exists(path):
     return ModelConfig.from_dict({**ModelConfig().to_dict(), **overrides})
   with open(path) as f:
@@ -77,6 +88,12 @@ def _format_duration(seconds):
   if seconds >= 3600:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
   return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _eta_seconds(steps_left, steps_per_second, seconds_left=None):
+  """Time until the run ends: at its last step, or at its time budget if that comes first."""
+  eta = steps_left / steps_per_second if steps_per_second > 0 else float("inf")
+  return eta if seconds_left is None else min(eta, max(seconds_left, 0.0))
 
 
 class _Trainer:
@@ -147,15 +164,24 @@ class _Trainer:
   def _save_checkpoint(self):
     self.manager.save(checkpoint_number=int(self.step))
 
+  def _starting_checkpoint(self):
+    if self.manager.latest_checkpoint or not self.config.init_from:
+      return self.manager.latest_checkpoint
+    source = tf.train.latest_checkpoint(os.path.join(self.config.init_from, CHECKPOINT_DIR))
+    if source is None:
+      raise TrainingError(f"--init_from {self.config.init_from} has no checkpoint")
+    return source
+
   def run(self):
     os.makedirs(self.model_dir, exist_ok=True)
-    if self.manager.latest_checkpoint:
+    checkpoint = self._starting_checkpoint()
+    if checkpoint:
       # Creating the optimizer's slots first makes the restore complete and checkable.
       self.optimizer.build(self.model.trainable_variables)
-      self.manager.checkpoint.restore(
-          self.manager.latest_checkpoint).assert_existing_objects_matched()
-      logging.info("resuming from %s at step %d", self.manager.latest_checkpoint,
-                   int(self.step))
+      self.manager.checkpoint.restore(checkpoint).assert_existing_objects_matched()
+      # The checkpoint holds the old learning rate; this run's flag wins.
+      self.optimizer.learning_rate.assign(self.config.learning_rate)
+      logging.info("resuming from %s at step %d", checkpoint, int(self.step))
     self._write_train_config()
     config = self.config
     start_step = int(self.step)
@@ -171,8 +197,13 @@ class _Trainer:
                                     seed=config.seed))
     last_saved = start_step
     window_start, window_step = time.monotonic(), start_step
+    deadline = window_start + 60.0 * config.max_minutes if config.max_minutes > 0 else None
     try:
       while int(self.step) < config.steps:
+        if deadline is not None and time.monotonic() >= deadline:
+          logging.info("time budget of %g minutes used up at step %d", config.max_minutes,
+                       int(self.step))
+          break
         loss, bpp, mse = self._train_step(next(batches))
         step = int(self.step)
         if not np.isfinite(float(loss)):
@@ -184,7 +215,8 @@ class _Trainer:
           now = time.monotonic()
           rate = (step - window_step) / max(now - window_start, 1e-9)
           window_start, window_step = now, step
-          eta = (config.steps - step) / rate if rate > 0 else float("inf")
+          eta = _eta_seconds(config.steps - step, rate,
+                             None if deadline is None else deadline - now)
           logging.info(
               "step %d/%d  loss %.4f  bpp %.4f  psnr %.2f dB  %.2f steps/s  ETA %s",
               step, config.steps, float(loss), float(bpp), psnr(float(mse)), rate,

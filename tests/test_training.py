@@ -143,3 +143,49 @@ def test_files_tf_cannot_decode_are_skipped(tmp_path):
   Image.fromarray(photo("coffee")[:8, :8]).save(tmp_path / "b.tiff")
   (tmp_path / "c.jpg").write_bytes(b"garbage")
   assert list_images(str(tmp_path / "*")) == [str(tmp_path / "a.png")]
+
+
+def test_init_from_starts_a_new_run_from_another_runs_checkpoint(photo_dir, tmp_path):
+  source = str(tmp_path / "source")
+  train(source, TINY, config(photo_dir, steps=10))
+  tuned = str(tmp_path / "tuned")
+  # The architecture comes from the source run, not from the defaults.
+  assert resolve_model_config(tuned, {}, init_from=source) == TINY
+  train(tuned, TINY, config(photo_dir, steps=10, lmbda=0.05, learning_rate=3e-4,
+                            init_from=source))
+  # Already at step 10: nothing to train, so the export equals the source's weights.
+  for name, value in load_model(source).named_weights().items():
+    np.testing.assert_array_equal(load_model(tuned).named_weights()[name], value)
+  train(tuned, TINY, config(photo_dir, steps=15, lmbda=0.05, learning_rate=3e-4,
+                            init_from=source))
+  assert checkpoint_value(tuned, "step/.ATTRIBUTES/VARIABLE_VALUE") == 15
+  assert checkpoint_value(tuned, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 15
+  reader = tf.train.load_checkpoint(os.path.join(tuned, "checkpoints"))
+  rate = [k for k in reader.get_variable_to_shape_map() if "learning_rate" in k]
+  assert len(rate) == 1 and reader.get_tensor(rate[0]) == pytest.approx(3e-4)
+  assert load_model(tuned).metadata["lambda"] == 0.05
+  assert checkpoint_value(source, "step/.ATTRIBUTES/VARIABLE_VALUE") == 10  # untouched
+
+
+def test_init_from_needs_a_checkpoint(photo_dir, tmp_path):
+  with pytest.raises(TrainingError, match="is not a training directory"):
+    resolve_model_config(str(tmp_path / "new"), {}, init_from=str(tmp_path))
+  with pytest.raises(TrainingError, match="has no checkpoint"):
+    train(str(tmp_path / "new"), TINY, config(photo_dir, init_from=str(tmp_path)))
+
+
+def test_time_budget_stops_checkpoints_and_exports(photo_dir, tmp_path):
+  model_dir = str(tmp_path / "budget")
+  train(model_dir, TINY, config(photo_dir, steps=10 ** 6, max_minutes=0.05))
+  steps = load_model(model_dir).metadata["steps"]
+  assert 0 < steps < 10 ** 6
+  assert checkpoint_value(model_dir, "step/.ATTRIBUTES/VARIABLE_VALUE") == steps
+
+
+def test_eta_is_the_earlier_of_the_last_step_and_the_time_budget():
+  # 1000 steps at 2 steps/s take 500 s.
+  assert training._eta_seconds(1000, 2.0) == 500.0
+  assert training._eta_seconds(1000, 2.0, seconds_left=120.0) == 120.0
+  assert training._eta_seconds(1000, 2.0, seconds_left=900.0) == 500.0
+  # A budget already used up ends the run at the next check, not in the past.
+  assert training._eta_seconds(1000, 2.0, seconds_left=-3.0) == 0.0

@@ -1,17 +1,24 @@
-"""Bundled models are found by name, and the default is used when none is given."""
+"""Bundled models: names, families and quality levels, bundling, and --target_bpp."""
 
 import os
 import shutil
 
+import numpy as np
 import pytest
 
-from compressor import store, zoo
+from compressor import bundling, codec, store, zoo
 from compressor.errors import ModelError
+from compressor.images import DecodedImage
+from conftest import photo
+
+FAMILY = zoo.DEFAULT_FAMILY
 
 
 @pytest.fixture
 def bundle(tmp_path, monkeypatch, trained_model_dir):
-  shutil.copytree(trained_model_dir, tmp_path / zoo.DEFAULT_MODEL)
+  """A bundled family with levels 1, 2 and 5 (copies of one model) and a lone model."""
+  for level in (1, 2, 5):
+    shutil.copytree(trained_model_dir, tmp_path / f"{FAMILY}-q{level}")
   shutil.copytree(trained_model_dir, tmp_path / "other")
   os.makedirs(tmp_path / "not-a-model")
   monkeypatch.setattr(zoo, "BUNDLED_DIR", str(tmp_path))
@@ -19,12 +26,25 @@ def bundle(tmp_path, monkeypatch, trained_model_dir):
   return tmp_path
 
 
-def test_names_default_and_paths(bundle, trained_model_dir):
-  assert list(zoo.bundled_models()) == [zoo.DEFAULT_MODEL, "other"]
-  assert zoo.resolve_model_dir() == str(bundle / zoo.DEFAULT_MODEL)
+def test_names_levels_default_and_paths(bundle, trained_model_dir):
+  assert list(zoo.bundled_models()) == [f"{FAMILY}-q1", f"{FAMILY}-q2", f"{FAMILY}-q5",
+                                        "other"]
+  assert list(zoo.quality_levels()) == [1, 2, 5]
+  assert zoo.resolve_model_dir() == str(bundle / f"{FAMILY}-q2")  # the middle level
+  assert zoo.resolve_model_dir(quality=5) == str(bundle / f"{FAMILY}-q5")
+  assert zoo.resolve_model_dir(FAMILY, quality=1) == str(bundle / f"{FAMILY}-q1")
   assert zoo.resolve_model_dir("other") == str(bundle / "other")
   assert zoo.resolve_model_dir(trained_model_dir) == trained_model_dir
-  with pytest.raises(ModelError, match=f"bundled: {zoo.DEFAULT_MODEL}, other"):
+  assert zoo.split_level_name("a-b-q12") == ("a-b", 12)
+  assert zoo.split_level_name("a-q0") == (None, None)
+
+
+def test_bad_names_and_levels_are_named(bundle, trained_model_dir):
+  with pytest.raises(ModelError, match="has no quality 3; bundled levels: 1, 2, 5"):
+    zoo.resolve_model_dir(quality=3)
+  with pytest.raises(ModelError, match=f"--quality needs a bundled model family.*{FAMILY}"):
+    zoo.resolve_model_dir(trained_model_dir, quality=1)
+  with pytest.raises(ModelError, match="neither a model directory nor a bundled model"):
     zoo.resolve_model_dir("nonexistent")
 
 
@@ -38,3 +58,49 @@ def test_no_bundled_default(tmp_path, monkeypatch):
   monkeypatch.setattr(zoo, "BUNDLED_DIR", str(tmp_path / "missing"))
   with pytest.raises(ModelError, match="bundled: none"):
     zoo.resolve_model_dir()
+
+
+def test_bundling_halves_weights_and_records_measured_rate(tmp_path, trained_model_dir,
+                                                           trained_model, photo_dir):
+  images = sorted(str(p) for p in photo_dir.glob("*.png"))[:2]
+  target, measured = bundling.bundle_model(trained_model_dir, f"{FAMILY}-q1", images,
+                                           "two photos", destination=str(tmp_path))
+  assert os.listdir(tmp_path) == [f"{FAMILY}-q1"]  # no staging directory left behind
+  with np.load(os.path.join(target, store.WEIGHTS_FILE)) as data:
+    weights = [k for k in data.files if not k.startswith("coding/")]
+    assert {data[k].dtype for k in weights} == {np.dtype(np.float16)}
+    assert data["coding/cdf"].dtype == np.int32
+  bundled = store.load_model(target)  # the fingerprint check passes
+  for name, value in trained_model.named_weights().items():
+    np.testing.assert_allclose(bundled.named_weights()[name], value, rtol=1e-3, atol=1e-4)
+  # The measured figures are those of real bitstreams of the bundled model.
+  image = DecodedImage(photo("astronaut"), "RGB")
+  data = codec.compress_image(bundled, image)
+  assert np.array_equal(codec.decompress_bytes(data, bundled).pixels,
+                        bundled.reconstruct(image.pixels))
+  assert measured["images"] == 2 and measured["on"] == "two photos"
+  assert 0 < measured["bpp"] < 24 and 10 < measured["psnr"] < 60
+  assert bundled.metadata["measured"] == measured
+
+
+class _FakeModel:
+  """Stands for a model whose files take `bytes_per_pixel` bytes per pixel."""
+
+  def __init__(self, bytes_per_pixel, name):
+    self.bytes_per_pixel, self.model_name = bytes_per_pixel, name
+
+
+@pytest.mark.parametrize("target, expected", [(0.5, 0), (8.0, 0), (17.0, 1), (24.0, 2),
+                                              (31.9, 2), (32.0, 3), (100.0, 6)])
+def test_target_bpp_picks_the_highest_rate_that_fits(monkeypatch, target, expected):
+  monkeypatch.setattr(codec.tf.keras, "Model", _FakeModel)
+  encodes = []
+  def fake_compress(model, image):
+    encodes.append(model.model_name)
+    return bytes(model.bytes_per_pixel * image.width * image.height)
+  monkeypatch.setattr(codec, "compress_image", fake_compress)
+  models = [_FakeModel(b, f"m{i}") for i, b in enumerate((1, 2, 3, 4, 5, 6, 7))]
+  data, chosen = codec.compress_to_target(models, DecodedImage(np.zeros((4, 4, 3), np.uint8),
+                                                               "RGB"), target)
+  assert chosen is models[expected] and len(data) == 16 * models[expected].bytes_per_pixel
+  assert len(encodes) <= 4  # binary search: log2(7) + 1 encodes at most

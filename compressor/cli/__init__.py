@@ -10,6 +10,7 @@ COMMANDS = {
     "train": ("compressor.cli.train", "train a model on a folder of images"),
     "compress": ("compressor.cli.compress", "compress an image to a bitstream file"),
     "decompress": ("compressor.cli.decompress", "decompress a bitstream file to PNG"),
+    "models": ("compressor.cli.models", "list the bundled models and their quality levels"),
     "evaluate": ("compressor.cli.evaluate", "rate-distortion against JPEG, WebP, AVIF, JPEG 2000"),
     "demo": ("compressor.cli.demo", "compress and decompress a bundled photo, print bpp and PSNR"),
 }

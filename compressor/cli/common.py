@@ -3,11 +3,12 @@
 import functools
 import sys
 
-from absl import app
+from absl import app, flags
 
 from compressor.errors import CompressorError
+from compressor.images import DEFAULT_MAX_PIXELS
 
-__all__ = ["user_errors", "positional", "describe"]
+__all__ = ["define_output_flags", "describe", "no_positional", "positional", "user_errors"]
 
 
 def user_errors(main):
@@ -20,6 +21,18 @@ def user_errors(main):
       print(f"{argv[0]}: error: {e}", file=sys.stderr)
       sys.exit(1)
   return wrapper
+
+
+def define_output_flags():
+  """--overwrite and --max_pixels, shared by the commands that write one file."""
+  flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
+  flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
+                       "Refuse larger images (memory grows with the pixel count).")
+
+
+def no_positional(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
 def positional(argv, names, required):

@@ -1,28 +1,40 @@
-"""`compressor compress [--model DIR] INPUT [OUTPUT]`: image file to bitstream file."""
+"""`compressor compress [--model M] [--quality N | --target_bpp B] INPUT [OUTPUT]`."""
 
 from absl import app, flags
 
-from compressor.cli.common import describe, positional, user_errors
+from compressor.cli.common import define_output_flags, describe, positional, user_errors
 from compressor.codec import compress_file, default_compressed_path
-from compressor.images import DEFAULT_MAX_PIXELS
+from compressor.errors import ModelError
 from compressor.store import load_model
-from compressor.zoo import resolve_model_dir
+from compressor.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
 
-flags.DEFINE_string("model", None, "Model directory (see `compressor train`) or bundled "
-                    "model name; default: the bundled default model.")
-flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
-flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
-                     "Refuse larger images (memory grows with the pixel count).")
+flags.DEFINE_string("model", None, "Model directory (see `compressor train`), bundled model "
+                    f"name or bundled family (default: {DEFAULT_FAMILY}).")
+flags.DEFINE_integer("quality", None, "Quality level of a bundled family, 1 = smallest files "
+                     "(`compressor models` lists them); default: the middle level.", lower_bound=1)
+flags.DEFINE_float("target_bpp", None, "Use the family's highest quality whose file fits in "
+                   "this many bits per pixel (the lowest if none fits).", lower_bound=0.0)
+define_output_flags()
 FLAGS = flags.FLAGS
 
 
 @user_errors
 def main(argv):
   input_path, output_path = positional(argv, ["INPUT", "OUTPUT"], required=1)
-  model = load_model(resolve_model_dir(FLAGS.model))
   output_path = output_path or default_compressed_path(input_path)
+  if FLAGS.target_bpp is not None:
+    if FLAGS.quality is not None:
+      raise app.UsageError("--quality and --target_bpp are alternatives: give one")
+    family = FLAGS.model or DEFAULT_FAMILY
+    levels = quality_levels(family)
+    if not levels:
+      raise ModelError(f"--target_bpp needs a bundled model family with quality levels, "
+                       f"not {family!r}")
+    model, target = list(levels.values()), FLAGS.target_bpp
+  else:
+    model, target = load_model(resolve_model_dir(FLAGS.model, FLAGS.quality)), None
   stats = compress_file(model, input_path, output_path, overwrite=FLAGS.overwrite,
-                      max_pixels=FLAGS.max_pixels)
+                        max_pixels=FLAGS.max_pixels, target_bpp=target)
   for note in stats.notes:
     print(f"note: {note}")
   print(describe(input_path, output_path, stats))

@@ -2,9 +2,8 @@
 
 from absl import app, flags
 
-from compressor.cli.common import describe, positional, user_errors
+from compressor.cli.common import define_output_flags, describe, positional, user_errors
 from compressor.codec import decompress_file, default_decompressed_path, model_resolver
-from compressor.images import DEFAULT_MAX_PIXELS
 from compressor.store import SEARCH_PATH_ENV, model_search_path
 from compressor.zoo import resolve_model_dir
 
@@ -13,9 +12,7 @@ flags.DEFINE_string("model", None,
                     f"in the file is looked up in --model_path, ${SEARCH_PATH_ENV} and "
                     "the bundled models.")
 flags.DEFINE_list("model_path", [], "Directories holding model directories.")
-flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
-flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
-                     "Refuse larger images (memory grows with the pixel count).")
+define_output_flags()
 FLAGS = flags.FLAGS
 
 

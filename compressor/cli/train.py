@@ -4,14 +4,14 @@ import signal
 
 from absl import app, flags, logging
 
-from compressor.cli.common import user_errors
+from compressor.cli.common import no_positional, user_errors
 from compressor.config import ModelConfig, NORMALIZATIONS
 from compressor.models import MODEL_CLASSES
 from compressor.training import TrainingConfig, resolve_model_config, train
 
 _DEFAULTS = ModelConfig()
 _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",
-                "strides", "normalization")
+                "strides", "normalization", "hyper_filters")
 
 flags.DEFINE_string("model_dir", None, "Directory for checkpoints, logs and the exported model.")
 flags.DEFINE_string("train_glob", None, "Glob of training images, e.g. 'photos/**/*.jpg'.")
@@ -24,6 +24,9 @@ flags.DEFINE_list("kernel_sizes", list(map(str, _DEFAULTS.kernel_sizes)),
 flags.DEFINE_list("strides", list(map(str, _DEFAULTS.strides)), "Stride of each analysis stage.")
 flags.DEFINE_enum("normalization", _DEFAULTS.normalization, list(NORMALIZATIONS),
                   "Nonlinearity between the convolutions.")
+flags.DEFINE_integer("hyper_filters", _DEFAULTS.hyper_filters,
+                     "Filters of the hyperprior transforms (default: --num_filters; "
+                     "the factorized architecture has none).")
 flags.DEFINE_float("lambda", 0.01, "Rate-distortion trade-off: loss = bpp + lambda * MSE (0-255 scale).")
 flags.DEFINE_integer("patchsize", 256, "Side of the random training crops.")
 flags.DEFINE_integer("batchsize", 8, "Crops per training step.")
@@ -36,6 +39,10 @@ flags.DEFINE_string("validation_glob", "", "Glob of validation images (hard quan
 flags.DEFINE_integer("validation_every", 1000, "Steps between validations.")
 flags.DEFINE_integer("validation_images", 8, "Validate on at most this many images.")
 flags.DEFINE_integer("seed", None, "Seed for data order and initialization.")
+flags.DEFINE_float("max_minutes", 0.0, "Stop and export after this many minutes of training "
+                   "(0: no limit); run again to go on.")
+flags.DEFINE_string("init_from", "", "Start a new --model_dir from the latest checkpoint of "
+                    "this training directory (e.g. to fine-tune for another --lambda).")
 flags.mark_flags_as_required(["model_dir", "train_glob"])
 FLAGS = flags.FLAGS
 
@@ -57,19 +64,19 @@ def _explicit_model_flags():
 
 @user_errors
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  no_positional(argv)
   logging.set_verbosity(logging.INFO)
   # `kill` stops training as Ctrl-C does: a checkpoint is written first.
   signal.signal(signal.SIGTERM, signal.default_int_handler)
-  model_config = resolve_model_config(FLAGS.model_dir, _explicit_model_flags())
+  model_config = resolve_model_config(FLAGS.model_dir, _explicit_model_flags(),
+                                      FLAGS.init_from)
   config = TrainingConfig(
       train_glob=FLAGS.train_glob, lmbda=FLAGS["lambda"].value, patch_size=FLAGS.patchsize,
       batch_size=FLAGS.batchsize, steps=FLAGS.steps, learning_rate=FLAGS.learning_rate,
       clip_norm=FLAGS.clip_norm, checkpoint_every=FLAGS.checkpoint_every,
       log_every=FLAGS.log_every, validation_glob=FLAGS.validation_glob,
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
-      seed=FLAGS.seed)
+      seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes)
   train(FLAGS.model_dir, model_config, config, name=FLAGS.name)
 
 
