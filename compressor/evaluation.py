@@ -25,6 +25,8 @@ __all__ = [
     "curve_results",
     "evaluate",
     "model_curve",
+    "parse_curve_spec",
+    "read_rows",
 ]
 
 FIELDS = ("curve", "setting", "image", "width", "height", "bytes", "bpp", "psnr_rgb",
@@ -69,6 +71,15 @@ def model_curve(model_dirs, name="compressor"):
                list(dir_of), code)
 
 
+def parse_curve_spec(spec):
+  """(name, [model specs]) of a "NAME=MODEL,MODEL,..." command-line curve."""
+  name, sep, models = spec.partition("=")
+  models = [m for m in models.split(",") if m]
+  if not sep or not name or not models:
+    raise EvaluationError(f"a curve is NAME=MODEL[,MODEL...], not {spec!r}")
+  return name, models
+
+
 def classical_curve(codec_name):
   codec = codec_by_name(codec_name)
 
@@ -93,7 +104,8 @@ def _measure(curve, setting, path, pixels):
               encoding_time=encoding, decoding_time=decoding)
 
 
-def _read_rows(path):
+def read_rows(path):
+  """The rows of a per-image CSV, or none if it does not exist yet."""
   if not os.path.exists(path):
     return []
   with open(path, newline="") as f:
@@ -102,7 +114,7 @@ def _read_rows(path):
 
 def _run(images, curves, csv_path):
   """Measures what csv_path lacks, appending each row as it is measured."""
-  done = {(r["curve"], r["setting"], r["image"]) for r in _read_rows(csv_path)}
+  done = {(r["curve"], r["setting"], r["image"]) for r in read_rows(csv_path)}
   work = [(c, s, p) for c in curves for s in c.settings for p in images
           if (c.name, str(s), os.path.basename(p)) not in done]
   total = sum(len(c.settings) for c in curves) * len(images)
@@ -186,6 +198,9 @@ def evaluate(images, curves, output_dir, anchor="jpeg-420", references=(),
   """
   from compressor import plots  # matplotlib is only needed here
   names = [c.name for c in curves]
+  repeated = sorted({n for n in names if names.count(n) > 1})
+  if repeated:
+    raise EvaluationError(f"two curves are named {', '.join(repeated)}; give each its own name")
   if anchor and anchor not in names:
     raise EvaluationError(f"anchor {anchor!r} is not among the curves ({', '.join(names)})")
   if visual_image is not None and os.path.basename(visual_image) not in {
@@ -194,7 +209,7 @@ def evaluate(images, curves, output_dir, anchor="jpeg-420", references=(),
   os.makedirs(os.path.join(output_dir, "curves"), exist_ok=True)
   csv_path = os.path.join(output_dir, "per_image.csv")
   _run(images, curves, csv_path)
-  rows = _read_rows(csv_path)
+  rows = read_rows(csv_path)
   results = [curve_results(rows, c) for c in curves]
   for result in results:
     with open(os.path.join(output_dir, "curves", f"{result['name']}.json"), "w") as f:

@@ -1,5 +1,6 @@
 """The command-line tools as a user runs them: exit codes, one-line errors, outputs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 from PIL import Image
 
 from compressor.store import load_model
+from compressor.zoo import DEFAULT_FAMILY as FAMILY
 from conftest import photo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,11 +96,26 @@ def test_evaluate_writes_curves_table_and_plot(trained_model_dir, tmp_path):
     Image.fromarray(photo(name)[:64, :96]).save(images / f"{name}.png")
   out = tmp_path / "eval"
   result = run("evaluate", "--model", trained_model_dir, "--images", images / "*.png",
-               "--codecs", "jpeg-420,webp", "--output_dir", out, script=True)
+               "--curve", f"again={trained_model_dir}", "--codecs", "jpeg-420,webp",
+               "--output_dir", out, script=True)
   assert result.returncode == 0, result.stderr
-  assert sorted(os.listdir(out / "curves")) == ["compressor.json", "jpeg-420.json", "webp.json"]
-  assert "| webp |" in result.stdout  # the BD table is printed
+  assert sorted(os.listdir(out / "curves")) == [
+      "again.json", "compressor.json", "jpeg-420.json", "webp.json"]
+  assert "| webp |" in result.stdout and "| again |" in result.stdout  # the BD table
+  # The same model under two names measures the same files.
+  curves = {n: json.load(open(out / "curves" / f"{n}.json"))["results"]
+            for n in ("again", "compressor")}
+  assert curves["again"]["bpp"] == curves["compressor"]["bpp"]
   assert os.path.getsize(out / "rd.png") > 0
+
+
+def test_evaluate_refuses_a_malformed_curve(tmp_path):
+  Image.fromarray(photo("coffee")[:32, :32]).save(tmp_path / "a.png")
+  result = run("evaluate", "--curve", "no-models", "--images", tmp_path / "*.png",
+               "--output_dir", tmp_path / "out")
+  one_line_error(result, "compressor evaluate", "a curve is NAME=MODEL[,MODEL...], not "
+                 "'no-models'")
+  assert not os.path.exists(tmp_path / "out")
 
 
 def test_evaluate_names_an_unknown_codec(tmp_path):
@@ -106,3 +123,75 @@ def test_evaluate_names_an_unknown_codec(tmp_path):
   result = run("evaluate", "--codecs", "jpeg-420,gif", "--images", tmp_path / "*.png",
                "--output_dir", tmp_path / "out")
   one_line_error(result, "compressor evaluate", "unknown codec 'gif'")
+
+
+@pytest.fixture
+def bundled_env(tmp_path, trained_model_dir, photo_dir):
+  """A bundled family of two levels, made by `compressor models --add`."""
+  bundled = tmp_path / "bundled"
+  env = {"COMPRESSOR_BUNDLED_DIR": str(bundled)}
+  for level in (1, 2):
+    result = run_env(env, "models", "--add", trained_model_dir,
+                     "--name", f"{FAMILY}-q{level}",
+                     "--measure_images", photo_dir / "coffee.png", "--measured_on", "coffee")
+    assert result.returncode == 0, result.stderr
+    assert "bundled " in result.stdout
+  return env
+
+
+def run_env(env, *args):
+  command = [sys.executable, "-m", "compressor.cli"] + [str(a) for a in args]
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COMPRESSOR_MODEL_PATH="", **env)
+  return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_models_lists_levels_and_compress_uses_them(bundled_env, rocket, tmp_path):
+  listing = run_env(bundled_env, "models")
+  assert listing.returncode == 0, listing.stderr
+  lines = listing.stdout.splitlines()
+  assert lines[1].split()[:2] == [f"{FAMILY}-q1", "1"]
+  assert "on coffee (1 images)" in lines[2]
+  # No --model: the default family's middle level.
+  result = run_env(bundled_env, "compress", rocket, tmp_path / "a.cmpr")
+  assert result.returncode == 0, result.stderr
+  result = run_env(bundled_env, "compress", "--quality", "2", rocket, tmp_path / "b.cmpr")
+  assert result.returncode == 0, result.stderr
+  result = run_env(bundled_env, "decompress", tmp_path / "b.cmpr", tmp_path / "b.png")
+  assert result.returncode == 0, result.stderr
+  result = run_env(bundled_env, "compress", "--quality", "7", rocket, tmp_path / "c.cmpr")
+  one_line_error(result, "compressor compress", "has no quality 7; bundled levels: 1, 2")
+  assert not os.path.exists(tmp_path / "c.cmpr")
+
+
+def test_target_bpp_names_the_chosen_level(bundled_env, rocket, tmp_path):
+  result = run_env(bundled_env, "compress", "--target_bpp", "30", rocket, tmp_path / "a.cmpr")
+  assert result.returncode == 0, result.stderr
+  assert f"note: {FAMILY}-q2 is the highest rate within 30.0 bpp" in result.stdout
+  result = run_env(bundled_env, "compress", "--target_bpp", "0.001", rocket,
+                   tmp_path / "b.cmpr")
+  assert result.returncode == 0, result.stderr
+  assert f"nothing fits in 0.001 bpp; {FAMILY}-q1 makes the smallest" \
+      in result.stdout
+  result = run_env(bundled_env, "compress", "--target_bpp", "1", "--quality", "1", rocket,
+                   tmp_path / "c.cmpr")
+  assert result.returncode != 0 and "alternatives" in result.stderr
+
+
+def test_demo_uses_the_bundled_default_and_reports_bpp_and_psnr(bundled_env, tmp_path):
+  result = run_env(bundled_env, "demo", "--photo", "coffee", "--output_dir", tmp_path / "demo")
+  assert result.returncode == 0, result.stderr
+  assert f"with model {FAMILY}-q1 ->" in result.stdout  # middle of levels 1, 2
+  compressed = tmp_path / "demo" / "coffee.png.cmpr"
+  size = os.path.getsize(compressed)
+  assert f"{size} bytes, {8 * size / (400 * 600):.4f} bpp" in result.stdout
+  decoded = np.asarray(Image.open(tmp_path / "demo" / "coffee.decoded.png"))
+  original = np.asarray(Image.open(tmp_path / "demo" / "coffee.png"))
+  expected = 10 * np.log10(255 ** 2 / np.mean((original.astype(float) - decoded) ** 2))
+  assert f"PSNR {expected:.2f} dB" in result.stdout
+
+
+def test_demo_without_bundled_models_says_so(tmp_path):
+  result = run_env({"COMPRESSOR_BUNDLED_DIR": str(tmp_path / "empty")}, "demo",
+                   "--output_dir", tmp_path / "demo")
+  one_line_error(result, "compressor demo", "bundled: none")
+  assert not os.path.exists(tmp_path / "demo")

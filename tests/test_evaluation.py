@@ -216,6 +216,20 @@ def test_evaluate_refuses_a_missing_anchor_or_visual_image(tmp_path):
                         visual_image="elsewhere.png")
 
 
+def test_evaluate_refuses_two_curves_of_one_name(tmp_path):
+  images = _image_folder(tmp_path, 1)
+  curves = [_counting_curve("toy", (2, 4), []), _counting_curve("toy", (8,), [])]
+  with pytest.raises(EvaluationError, match="two curves are named toy"):
+    evaluation.evaluate(images, curves, str(tmp_path / "out"), anchor="")
+
+
+def test_parse_curve_spec():
+  assert evaluation.parse_curve_spec("mine=a,b") == ("mine", ["a", "b"])
+  for bad in ("mine", "=a", "mine=", "mine=,"):
+    with pytest.raises(EvaluationError, match="NAME=MODEL"):
+      evaluation.parse_curve_spec(bad)
+
+
 def test_model_curve_measures_real_bitstreams(tmp_path, trained_model_dir, trained_model):
   from compressor.codec import compress_image
   from compressor.images import DecodedImage

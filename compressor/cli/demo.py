@@ -6,10 +6,9 @@ from compressor.cli.common import no_positional, user_errors
 from compressor.demo import PHOTOS, run_demo
 
 flags.DEFINE_enum("photo", "astronaut", list(PHOTOS), "scikit-image photo to compress.")
-flags.DEFINE_string("model", None, "Model directory; without it the bundled default model, "
-                    "or in a build without bundled models a small model trained first.")
+flags.DEFINE_string("model", None, "Model directory or bundled model name (default: the "
+                    "bundled default family's middle level).")
 flags.DEFINE_string("output_dir", "demo_output", "Where the photo, bitstream and PNG go.")
-flags.DEFINE_integer("train_steps", 400, "Steps for the quick model when --model is not given.")
 FLAGS = flags.FLAGS
 
 
@@ -17,7 +16,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   no_positional(argv)
   logging.set_verbosity(logging.INFO)
-  result = run_demo(FLAGS.output_dir, FLAGS.photo, FLAGS.model, FLAGS.train_steps)
+  result = run_demo(FLAGS.output_dir, FLAGS.photo, FLAGS.model)
   print(f"{result.photo} ({result.width}x{result.height}) with model {result.model} -> "
         f"{result.compressed}: "
         f"{result.num_bytes} bytes, {result.bpp:.4f} bpp")

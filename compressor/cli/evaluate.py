@@ -5,15 +5,17 @@ import glob
 from absl import app, flags, logging
 
 from compressor.classical import CODECS
-from compressor.cli.common import user_errors
+from compressor.cli.common import no_positional, user_errors
 from compressor.data import list_images
 from compressor.errors import CompressorError
-from compressor.evaluation import classical_curve, evaluate, model_curve
+from compressor.evaluation import classical_curve, evaluate, model_curve, parse_curve_spec
 from compressor.zoo import bundled_models, resolve_model_dir
 
 flags.DEFINE_multi_string("model", [], "Model directory or bundled name; repeat for more "
                           "rate points (default: the bundled models).")
-flags.DEFINE_string("name", "compressor", "Curve name for the models.")
+flags.DEFINE_string("name", "compressor", "Curve name for the --model rate points.")
+flags.DEFINE_multi_string("curve", [], "NAME=MODEL[,MODEL...]: another model curve, e.g. to "
+                          "compare architectures; repeat for more.")
 flags.DEFINE_string("images", None, "Glob of the images to evaluate on.")
 flags.DEFINE_list("codecs", [c.name for c in CODECS], "Classical codecs (empty for none).")
 flags.DEFINE_string("anchor", "jpeg-420", "Curve the BD-rate table compares against.")
@@ -27,11 +29,15 @@ FLAGS = flags.FLAGS
 
 @user_errors
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  no_positional(argv)
   logging.set_verbosity(logging.INFO)
-  model_dirs = [resolve_model_dir(m) for m in FLAGS.model] or list(bundled_models().values())
+  extra = [parse_curve_spec(spec) for spec in FLAGS.curve]
+  model_dirs = [resolve_model_dir(m) for m in FLAGS.model]
+  if not model_dirs and not extra:
+    model_dirs = list(bundled_models().values())
   curves = [model_curve(model_dirs, FLAGS.name)] if model_dirs else []
+  curves += [model_curve([resolve_model_dir(m) for m in models], name)
+             for name, models in extra]
   try:
     curves += [classical_curve(name) for name in FLAGS.codecs if name]
   except ValueError as e:
