@@ -58,7 +58,7 @@ def compress_image(model, image):
 def compress_to_target(models, image, target_bpp):
   """Codes `image` with the highest-rate model whose file fits in `target_bpp`.
 
-  `models` (loaded models or model directories, loaded when first needed) go
+  `models` (loaded models, or model directories loaded when first needed) go
   from low to high rate. File size grows with the level, so a binary search
   codes the image about log2(len(models)) + 1 times. When even the first model
   exceeds the target its file, the smallest there is, is returned. Returns
@@ -71,7 +71,7 @@ def compress_to_target(models, image, target_bpp):
   def code(index):
     if index not in coded:
       model = models[index]
-      model = model if isinstance(model, tf.keras.Model) else load_model(model)
+      model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
       coded[index] = compress_image(model, image), model
     return coded[index]
   chosen, low, high = 0, 0, len(models) - 1
