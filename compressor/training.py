@@ -108,7 +108,8 @@ class _Trainer:
         list_images(config.validation_glob)[:config.validation_images]
         if config.validation_glob else [])
     if config.seed is not None:
-      tf.random.set_seed(config.seed)
+      # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
+      tf.keras.utils.set_random_seed(config.seed)
     self.model = create_model(model_config)
     self.optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

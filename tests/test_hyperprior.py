@@ -111,23 +111,45 @@ def test_a_decoder_that_derives_another_index_fails_loudly(trained):
     model._decompress_latents(strings[1], parameters)
 
 
-@pytest.mark.parametrize("name", ["astronaut", "coffee"])
-def test_payload_bits_match_the_estimate(trained, name):
-  """The coder costs at most 1% more than the entropy models' estimate.
+@pytest.fixture(scope="module", params=ARCHITECTURES)
+def seeded(request, tmp_path_factory, photo_dir):
+  """A model of each architecture exported from a fixed seed before any step."""
+  model_dir = str(tmp_path_factory.mktemp("seeded") / request.param)
+  model_config = dataclasses.replace(TINY, architecture=request.param,
+                                     hyper_filters=SIDE_CHANNELS)
+  train(model_dir, model_config,
+        TrainingConfig(train_glob=str(photo_dir / "*.png"), steps=0, seed=1),
+        name=request.param)
+  return load_model(model_dir)
 
-  It may cost less: after 40 steps the scale model still predicts too small a
-  scale for a few percent of the latents. The estimate charges such an outlier
-  its Gaussian tail (17 bits on average here); the coder stores it with its
-  escape code for fewer. How many outliers there are varies between runs (the
-  40 steps are not bit-reproducible across thread schedules): ratios from 0.94
-  to 0.97 have been seen, hence the 10% margin below and none above.
+
+def payload_and_estimate(model, image):
+  strings, _ = model.encode(image)
+  return 8 * sum(map(len, strings)), model.estimate_bits(image)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_payload_bits_match_the_estimate(seeded, name):
+  """The coder costs what the entropy models estimate, within 1%."""
+  actual, estimate = payload_and_estimate(seeded, photo(name))
+  print(f"{name}: payloads {actual} bits, estimate {estimate:.0f} bits, "
+        f"ratio {actual / estimate:.5f}")
+  assert 0.99 < actual / estimate < 1.01
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee"])
+def test_a_trained_model_never_costs_more_than_its_estimate(trained, name):
+  """After training, the coder may cost less than the estimate, never more.
+
+  After 40 steps the scale model still predicts too small a scale for some
+  latents. The estimate charges such an outlier its Gaussian tail; the coder
+  stores it with its escape code, for fewer bits. How many outliers there are
+  varies between runs (ratios from 0.83 to 0.97 have been seen), so only the
+  upper bound is fixed here; the seeded models above check both sides.
   """
-  image = photo(name)
-  strings, _ = trained.model.encode(image)
-  actual, estimate = 8 * sum(map(len, strings)), trained.model.estimate_bits(image)
-  print(f"{trained.architecture} {name}: payloads {actual} bits, estimate {estimate:.0f} "
-        f"bits, ratio {actual / estimate:.5f}")
-  assert 0.90 < actual / estimate < 1.01
+  actual, estimate = payload_and_estimate(trained.model, photo(name))
+  print(f"{trained.architecture} {name}: ratio {actual / estimate:.5f}")
+  assert actual / estimate < 1.01
 
 
 def test_training_lowers_the_real_loss(trained):

@@ -189,3 +189,14 @@ def test_eta_is_the_earlier_of_the_last_step_and_the_time_budget():
   assert training._eta_seconds(1000, 2.0, seconds_left=900.0) == 500.0
   # A budget already used up ends the run at the next check, not in the past.
   assert training._eta_seconds(1000, 2.0, seconds_left=-3.0) == 0.0
+
+
+def test_seed_fixes_the_initial_weights(photo_dir, tmp_path):
+  def initial_weights(name, seed):
+    train(str(tmp_path / name), TINY, config(photo_dir, steps=0, seed=seed))
+    return load_model(str(tmp_path / name)).named_weights()
+  first, again, other = (initial_weights("a", 5), initial_weights("b", 5),
+                         initial_weights("c", 6))
+  for name, value in first.items():
+    np.testing.assert_array_equal(again[name], value)
+  assert any(not np.array_equal(other[n], v) for n, v in first.items())
