@@ -1,9 +1,12 @@
 """Training: rate + lambda * distortion, with checkpoints, summaries and resume."""
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
+import shutil
+import signal
 import time
 
 import numpy as np
@@ -18,10 +21,13 @@ from compressor.metrics import psnr_from_mse as psnr
 from compressor.models import create_model, pad_to_multiple
 from compressor.store import save_model
 
-__all__ = ["TrainingConfig", "resolve_model_config", "train", "rate_distortion"]
+__all__ = ["STRATEGIES", "TrainingConfig", "resolve_model_config", "train", "rate_distortion"]
 
 TRAIN_CONFIG_FILE = "train_config.json"
 CHECKPOINT_DIR = "checkpoints"
+# tf.distribute strategies: the default one (one device), MirroredStrategy (every
+# local device) and MultiWorkerMirroredStrategy (machines listed in TF_CONFIG).
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 @dataclasses.dataclass
@@ -47,6 +53,8 @@ class TrainingConfig:
   # Wall-clock budget of one invocation in minutes (0: none); the model is
   # exported when it runs out, as at the last step.
   max_minutes: float = 0.0
+  # One of STRATEGIES; batch_size is the global batch, split across the replicas.
+  strategy: str = "default"
 
 
 def rate_distortion(images, reconstructions, bits):
@@ -83,6 +91,35 @@ def resolve_model_config(model_dir, overrides, init_from=None):
   return saved
 
 
+def _create_strategy(name):
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    if not os.environ.get("TF_CONFIG"):
+      raise TrainingError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                          "(the cluster and this machine's task in it)")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise TrainingError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def _is_chief(strategy):
+  """The task "chief", else worker 0: the one process that writes into the model directory."""
+  resolver = strategy.cluster_resolver
+  if resolver is None or resolver.task_type in (None, "chief"):
+    return True
+  return (resolver.task_type == "worker" and resolver.task_id == 0
+          and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _per_replica_batch_size(batch_size, replicas):
+  if batch_size % replicas:
+    raise TrainingError(f"--batchsize {batch_size} cannot be split evenly across "
+                        f"{replicas} replicas; use a multiple of {replicas}")
+  return batch_size // replicas
+
+
 def _format_duration(seconds):
   seconds = int(seconds)
   if seconds >= 3600:
@@ -100,6 +137,11 @@ class _Trainer:
   """One training run; `run` returns the exported model's fingerprint."""
 
   def __init__(self, model_dir, model_config, config, name):
+    # First: MultiWorkerMirroredStrategy sets up the collective ops of the whole program.
+    self.strategy = _create_strategy(config.strategy)
+    self.is_chief = _is_chief(self.strategy)
+    self.replica_batch_size = _per_replica_batch_size(config.batch_size,
+                                                      self.strategy.num_replicas_in_sync)
     self.model_dir = model_dir
     self.config = config
     self.name = name or os.path.basename(os.path.normpath(model_dir))
@@ -107,18 +149,43 @@ class _Trainer:
     self.validation_files = (
         list_images(config.validation_glob)[:config.validation_images]
         if config.validation_glob else [])
+    if not self.is_chief:
+      # Validation only logs and writes summaries, which is the chief's job.
+      self.validation_files = []
     if config.seed is not None:
       # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
       tf.keras.utils.set_random_seed(config.seed)
-    self.model = create_model(model_config)
-    self.optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+    with self.strategy.scope():
+      self.model = create_model(model_config)
+      self.optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+      # Its slots now, not in the first step, which would be traced twice to create them;
+      # a restore also needs them to be complete and checkable.
+      self.optimizer.build(self.model.trainable_variables)
+    # Not mirrored, so int() reads it; every worker counts the same steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, optimizer=self.optimizer)
+    self.checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
+    # Every worker saves, as saving may need collective ops, but only the chief
+    # keeps what it saves; the others write into a directory of their own and
+    # delete it (TensorFlow's multi-worker tutorial does the same).
+    resolver = self.strategy.cluster_resolver
+    self.scratch_dir = (None if self.is_chief else
+                        os.path.join(model_dir, f"{resolver.task_type}-{resolver.task_id}.tmp"))
     self.manager = tf.train.CheckpointManager(
-        checkpoint, os.path.join(model_dir, CHECKPOINT_DIR), max_to_keep=3)
-    self.train_writer = tf.summary.create_file_writer(os.path.join(model_dir, "logs", "train"))
-    self.validation_writer = tf.summary.create_file_writer(
-        os.path.join(model_dir, "logs", "validation"))
+        checkpoint, self.scratch_dir or self.checkpoint_dir, max_to_keep=3)
+    if self.is_chief:
+      self.train_writer = tf.summary.create_file_writer(
+          os.path.join(model_dir, "logs", "train"))
+      self.validation_writer = tf.summary.create_file_writer(
+          os.path.join(model_dir, "logs", "validation"))
+    else:
+      self.train_writer = self.validation_writer = tf.summary.create_noop_writer()
+    self.stop_requested = False
+
+  def _log(self, message, *args):
+    """Progress is logged by the chief only, not once per worker."""
+    if self.is_chief:
+      logging.info(message, *args)
 
   def _write_train_config(self):
     description = {"model_config": self.model.config.to_dict(),
@@ -127,19 +194,48 @@ class _Trainer:
     write_atomically(os.path.join(self.model_dir, TRAIN_CONFIG_FILE),
                      lambda f: f.write(text.encode()), overwrite=True)
 
-  @tf.function
-  def _train_step(self, images):
+  def _replica_step(self, images):
+    """One replica's part of a step, on its share of the global batch."""
     with tf.GradientTape() as tape:
       reconstructions, bits = self.model(images, training=True)
       bpp, mse = rate_distortion(images, reconstructions, bits)
       loss = bpp + self.config.lmbda * mse
+      # Summed over the replicas, its gradients are those of the global batch's mean loss.
+      share = loss / self.strategy.num_replicas_in_sync
     variables = self.model.trainable_variables
-    gradients = tape.gradient(loss, variables)
+    gradients = tape.gradient(share, variables)
+    # Summed before clipping, so that every replica clips the same global gradients.
+    gradients = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, gradients)
     if self.config.clip_norm > 0:
       gradients, _ = tf.clip_by_global_norm(gradients, self.config.clip_norm)
-    self.optimizer.apply_gradients(zip(gradients, variables))
+    self.optimizer.apply_gradients(zip(gradients, variables), skip_gradients_aggregation=True)
+    return tf.stack([loss, bpp, mse])
+
+  @tf.function
+  def _train_step(self, batch):
+    """(loss, bpp, mse) of the global batch, the same on every worker."""
+    results = self.strategy.run(self._replica_step, args=(batch,))
     self.step.assign_add(1)
-    return loss, bpp, mse
+    return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, results, axis=None)
+
+  @tf.function
+  def _sum_over_replicas(self, values):
+    """`values` summed over every replica of every worker: figures all workers share."""
+    results = self.strategy.run(tf.identity, args=(values,))
+    return self.strategy.reduce(tf.distribute.ReduceOp.SUM, results, axis=None)
+
+  def _batches(self):
+    """Each replica's share of the global batches; each worker crops its own share of the files."""
+    config = self.config
+    def dataset(context):
+      if len(self.files) < context.num_input_pipelines:
+        raise TrainingError(f"{len(self.files)} training images cannot be shared among "
+                            f"{context.num_input_pipelines} workers")
+      files = self.files[context.input_pipeline_id::context.num_input_pipelines]
+      return training_dataset(files, config.patch_size, self.replica_batch_size,
+                              seed=config.seed)
+    return iter(self.strategy.distribute_datasets_from_function(dataset))
 
   def _validate(self):
     """Hard quantization on whole validation images: the rate the coder will see."""
@@ -164,46 +260,92 @@ class _Trainer:
 
   def _save_checkpoint(self):
     self.manager.save(checkpoint_number=int(self.step))
+    if self.scratch_dir:
+      shutil.rmtree(self.scratch_dir)
 
   def _starting_checkpoint(self):
-    if self.manager.latest_checkpoint or not self.config.init_from:
-      return self.manager.latest_checkpoint
+    latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+    if latest or not self.config.init_from:
+      return latest
     source = tf.train.latest_checkpoint(os.path.join(self.config.init_from, CHECKPOINT_DIR))
     if source is None:
       raise TrainingError(f"--init_from {self.config.init_from} has no checkpoint")
     return source
 
+  def _check_same_step(self):
+    """Workers that restored different checkpoints would silently train apart."""
+    step = int(self.step)
+    total, squares, replicas = self._sum_over_replicas(
+        tf.constant([step, step * step, 1], tf.int64)).numpy()
+    # The sum of squares is the square of the sum over n only if all are equal.
+    if squares * replicas != total * total:
+      raise TrainingError("the workers resumed from different steps: every worker must see "
+                          "the same --model_dir, e.g. on a shared file system")
+
   def run(self):
     os.makedirs(self.model_dir, exist_ok=True)
     checkpoint = self._starting_checkpoint()
     if checkpoint:
-      # Creating the optimizer's slots first makes the restore complete and checkable.
-      self.optimizer.build(self.model.trainable_variables)
+      # Outside the strategy's scope: a variable the restore creates (the checkpoint's
+      # save counter) would need a collective op, which a worker without a checkpoint skips.
       self.manager.checkpoint.restore(checkpoint).assert_existing_objects_matched()
       # The checkpoint holds the old learning rate; this run's flag wins.
       self.optimizer.learning_rate.assign(self.config.learning_rate)
-      logging.info("resuming from %s at step %d", checkpoint, int(self.step))
-    self._write_train_config()
+      self._log("resuming from %s at step %d", checkpoint, int(self.step))
+    self._check_same_step()
+    if self.is_chief:
+      self._write_train_config()
     config = self.config
     start_step = int(self.step)
     if start_step < config.steps:
-      logging.info("training on %d images for steps %d to %d", len(self.files),
-                   start_step, config.steps)
-      self._loop(start_step)
+      self._log("training on %d images for steps %d to %d", len(self.files), start_step,
+                config.steps)
+      with self._signals_request_stop():
+        self._loop(start_step)
     return self._export()
+
+  @contextlib.contextmanager
+  def _signals_request_stop(self):
+    """With several workers, Ctrl-C and SIGTERM only ask to stop before the next step.
+
+    A KeyboardInterrupt between two collective ops would leave the other workers
+    waiting; the request is shared instead, and every worker stops at the same step.
+    """
+    if self.config.strategy != "multi_worker":
+      yield
+      return
+    def request_stop(signum, frame):
+      self.stop_requested = True
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+      yield
+    finally:
+      for s, handler in previous.items():
+        signal.signal(s, handler)
+
+  def _interrupted(self):
+    self._save_checkpoint()
+    raise TrainingError(
+        f"interrupted at step {int(self.step)}; checkpoint saved, run the same "
+        "command again to resume") from None
 
   def _loop(self, start_step):
     config = self.config
-    batches = iter(training_dataset(self.files, config.patch_size, config.batch_size,
-                                    seed=config.seed))
+    batches = self._batches()
     last_saved = start_step
     window_start, window_step = time.monotonic(), start_step
     deadline = window_start + 60.0 * config.max_minutes if config.max_minutes > 0 else None
     try:
       while int(self.step) < config.steps:
-        if deadline is not None and time.monotonic() >= deadline:
-          logging.info("time budget of %g minutes used up at step %d", config.max_minutes,
-                       int(self.step))
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        # One worker's reason to stop is every worker's, so that all stop at this step.
+        stop, out_of_time = self._sum_over_replicas(
+            tf.constant([self.stop_requested, out_of_time], tf.int64)).numpy() > 0
+        if stop:
+          self._interrupted()
+        if out_of_time:
+          self._log("time budget of %g minutes used up at step %d", config.max_minutes,
+                    int(self.step))
           break
         loss, bpp, mse = self._train_step(next(batches))
         step = int(self.step)
@@ -212,7 +354,7 @@ class _Trainer:
               f"loss became {float(loss)} at step {step}; stopped without saving. "
               f"The last good checkpoint is step {last_saved}: resume with a lower "
               "--learning_rate or with --clip_norm")
-        if step % config.log_every == 0 or step == config.steps:
+        if self.is_chief and (step % config.log_every == 0 or step == config.steps):
           now = time.monotonic()
           rate = (step - window_step) / max(now - window_start, 1e-9)
           window_start, window_step = now, step
@@ -234,10 +376,12 @@ class _Trainer:
           self._save_checkpoint()
           last_saved = step
     except KeyboardInterrupt:
-      self._save_checkpoint()
+      self._interrupted()
+    except tf.errors.UnavailableError:
+      # A collective op failed half-way, so nothing is saved.
       raise TrainingError(
-          f"interrupted at step {int(self.step)}; checkpoint saved, run the same "
-          "command again to resume") from None
+          f"lost another worker after step {int(self.step)}; stopped without saving. The "
+          f"last checkpoint is step {last_saved}: start every worker again to resume") from None
     if last_saved != int(self.step):
       self._save_checkpoint()
     if self.validation_files and int(self.step) % config.validation_every:
@@ -253,6 +397,13 @@ class _Trainer:
         "learning_rate": self.config.learning_rate,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if self.scratch_dir:
+      # Exported only for its fingerprint, which must equal the chief's.
+      model_fingerprint = save_model(self.model, self.scratch_dir, self.name, metadata)
+      shutil.rmtree(self.scratch_dir)
+      logging.info("worker done at step %d with weights of fingerprint %s; the chief "
+                   "exports them", int(self.step), model_fingerprint.hex())
+      return model_fingerprint
     model_fingerprint = save_model(self.model, self.model_dir, self.name, metadata)
     logging.info("exported model %r (fingerprint %s) to %s", self.name,
                  model_fingerprint.hex(), self.model_dir)

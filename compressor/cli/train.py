@@ -7,7 +7,7 @@ from absl import app, flags, logging
 from compressor.cli.common import no_positional, user_errors
 from compressor.config import ModelConfig, NORMALIZATIONS
 from compressor.models import MODEL_CLASSES
-from compressor.training import TrainingConfig, resolve_model_config, train
+from compressor.training import STRATEGIES, TrainingConfig, resolve_model_config, train
 
 _DEFAULTS = ModelConfig()
 _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",
@@ -43,6 +43,10 @@ flags.DEFINE_float("max_minutes", 0.0, "Stop and export after this many minutes 
                    "(0: no limit); run again to go on.")
 flags.DEFINE_string("init_from", "", "Start a new --model_dir from the latest checkpoint of "
                     "this training directory (e.g. to fine-tune for another --lambda).")
+flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
+                  "tf.distribute strategy: one device, every local device (mirrored), or "
+                  "the machines in $TF_CONFIG (multi_worker). --batchsize is split "
+                  "across them.")
 flags.mark_flags_as_required(["model_dir", "train_glob"])
 FLAGS = flags.FLAGS
 
@@ -76,7 +80,8 @@ def main(argv):
       clip_norm=FLAGS.clip_norm, checkpoint_every=FLAGS.checkpoint_every,
       log_every=FLAGS.log_every, validation_glob=FLAGS.validation_glob,
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
-      seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes)
+      seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes,
+      strategy=FLAGS.strategy)
   train(FLAGS.model_dir, model_config, config, name=FLAGS.name)
 
 
