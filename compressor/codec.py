@@ -2,10 +2,12 @@
 
 import dataclasses
 import os
+import time
 import zlib
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from compressor import container
 from compressor.errors import BitstreamError, CompressorError, ModelError
@@ -13,14 +15,18 @@ from compressor.fileio import check_output_path, write_atomically
 from compressor.images import (DEFAULT_MAX_PIXELS, check_pixel_limit, merge_alpha, read_image,
                                split_alpha, write_png)
 from compressor.store import find_model, load_model
+from compressor.tiling import DEFAULT_TILE_SIZE
 
 __all__ = [
     "CodingStats",
+    "FolderItem",
     "compress_file",
+    "compress_folder",
     "compress_image",
     "compress_to_target",
     "decompress_bytes",
     "decompress_file",
+    "decompress_folder",
     "default_compressed_path",
     "default_decompressed_path",
 ]
@@ -43,10 +49,14 @@ class CodingStats:
     return 8.0 * self.num_bytes / (self.width * self.height)
 
 
-def compress_image(model, image):
-  """Encodes a DecodedImage to the bytes of a complete bitstream file."""
+def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE):
+  """Encodes a DecodedImage to the bytes of a complete bitstream file.
+
+  Images larger than `tile_size` pixels on a side (None: never) are analyzed in
+  tiles; the file is the same up to float rounding.
+  """
   rgb, alpha = split_alpha(image)
-  payloads, coded_shapes = model.encode(rgb)
+  payloads, coded_shapes = model.encode(rgb, tile_size=tile_size)
   if alpha is not None:
     payloads.append(zlib.compress(alpha.tobytes(), 9))
   header = container.Header(
@@ -55,7 +65,7 @@ def compress_image(model, image):
   return container.pack(header, payloads)
 
 
-def compress_to_target(models, image, target_bpp):
+def compress_to_target(models, image, target_bpp, tile_size=DEFAULT_TILE_SIZE):
   """Codes `image` with the highest-rate model whose file fits in `target_bpp`.
 
   `models` (loaded models, or model directories loaded when first needed) go
@@ -72,7 +82,7 @@ def compress_to_target(models, image, target_bpp):
     if index not in coded:
       model = models[index]
       model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
-      coded[index] = compress_image(model, image), model
+      coded[index] = compress_image(model, image, tile_size), model
     return coded[index]
   chosen, low, high = 0, 0, len(models) - 1
   while low <= high:
@@ -97,8 +107,12 @@ def _check_model(model, header):
         f"{header.width}x{header.height} image under this model (expected {expected})")
 
 
-def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS):
-  """Decodes a bitstream file's bytes with `model`, or a callable header -> model."""
+def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS, tile_size=DEFAULT_TILE_SIZE):
+  """Decodes a bitstream file's bytes with `model`, or a callable header -> model.
+
+  Images larger than `tile_size` pixels on a side (None: never) are synthesized
+  in tiles.
+  """
   header, payloads = container.unpack(data)
   check_pixel_limit(header.width, header.height, max_pixels, "the compressed image")
   if not isinstance(model, tf.keras.Model):
@@ -117,7 +131,8 @@ def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS):
       raise BitstreamError("alpha plane has the wrong size")
     alpha = np.frombuffer(alpha, np.uint8).reshape(header.height, header.width)
   try:
-    rgb = model.decode(payloads[:coded], header.coded_shapes, header.height, header.width)
+    rgb = model.decode(payloads[:coded], header.coded_shapes, header.height, header.width,
+                       tile_size=tile_size)
   except Exception as e:  # The range decoder reports corruption as op errors.
     raise BitstreamError(f"latent payload cannot be decoded ({type(e).__name__})") from None
   return merge_alpha(rgb, alpha, header.layout)
@@ -134,7 +149,7 @@ def default_decompressed_path(input_path):
 
 
 def compress_file(model, input_path, output_path=None, overwrite=False,
-                  max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None):
+                  max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None, tile_size=DEFAULT_TILE_SIZE):
   """Reads an image file, writes its bitstream; returns CodingStats.
 
   With `target_bpp`, `model` is a list of models from low to high rate and
@@ -145,9 +160,9 @@ def compress_file(model, input_path, output_path=None, overwrite=False,
   image = read_image(input_path, max_pixels)
   notes = list(image.notes)
   if target_bpp is None:
-    data = compress_image(model, image)
+    data = compress_image(model, image, tile_size)
   else:
-    data, chosen = compress_to_target(model, image, target_bpp)
+    data, chosen = compress_to_target(model, image, target_bpp, tile_size)
     fits = 8.0 * len(data) / (image.width * image.height) <= target_bpp
     notes.append(f"{chosen.model_name} is the highest rate within {target_bpp} bpp" if fits
                  else f"nothing fits in {target_bpp} bpp; {chosen.model_name} makes the "
@@ -172,7 +187,7 @@ def model_resolver(model_dir=None, search_path=()):
 
 
 def decompress_file(model, input_path, output_path=None, overwrite=False,
-                    max_pixels=DEFAULT_MAX_PIXELS):
+                    max_pixels=DEFAULT_MAX_PIXELS, tile_size=DEFAULT_TILE_SIZE):
   """Reads a bitstream file, writes the decoded PNG; returns CodingStats.
 
   `model` is a loaded model or a callable header -> model (see model_resolver).
@@ -186,6 +201,134 @@ def decompress_file(model, input_path, output_path=None, overwrite=False,
     raise CompressorError(f"{input_path}: no such file") from None
   except IsADirectoryError:
     raise CompressorError(f"{input_path} is a directory, not a compressed file") from None
-  image = decompress_bytes(data, model, max_pixels)
+  image = decompress_bytes(data, model, max_pixels, tile_size)
   write_png(output_path, image, overwrite)
   return CodingStats(image.width, image.height, image.layout, len(data))
+
+
+@dataclasses.dataclass
+class FolderItem:
+  """One file of a folder run: its CodingStats or the error that stopped it, and the pace."""
+
+  index: int  # from 1
+  total: int
+  input_path: str
+  output_path: str
+  stats: CodingStats = None
+  error: str = None
+  elapsed: float = 0.0  # seconds since the folder's first file started
+
+  @property
+  def files_per_second(self):
+    return self.index / max(self.elapsed, 1e-9)
+
+  @property
+  def eta(self):
+    """Seconds until the last file is done, at the pace so far."""
+    return (self.total - self.index) / self.files_per_second
+
+
+def _is_image_name(name):
+  extension = os.path.splitext(name)[1].lower()
+  return Image.registered_extensions().get(extension) in Image.OPEN
+
+
+def _folder_plan(input_dir, wanted, what, output_dir, output_name, overwrite):
+  """[(input, output)] for the files directly in `input_dir` whose names are `wanted`.
+
+  The whole run is refused here, before anything is coded, if any output
+  cannot be written.
+  """
+  if not os.path.isdir(input_dir):
+    raise CompressorError(f"{input_dir} is not a directory")
+  # Hidden files include the temporary outputs of a run in progress.
+  inputs = [os.path.join(input_dir, name) for name in sorted(os.listdir(input_dir))
+            if not name.startswith(".") and wanted(name)
+            and os.path.isfile(os.path.join(input_dir, name))]
+  if not inputs:
+    raise CompressorError(f"no {what} in {input_dir}")
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise CompressorError(f"output {output_dir} is not a directory")
+  parent = os.path.dirname(os.path.abspath(output_dir))
+  if not os.path.exists(output_dir) and not os.path.isdir(parent):
+    raise CompressorError(f"output directory {parent} does not exist")
+  plan, sources = [], {}
+  for path in inputs:
+    output = os.path.join(output_dir, output_name(os.path.basename(path)))
+    if output in sources:
+      raise CompressorError(f"{sources[output]} and {path} would both be written to {output}")
+    sources[output] = path
+    plan.append((path, output))
+  existing = [output for _, output in plan if os.path.lexists(output)]
+  if existing and not overwrite:
+    more = f", and {len(existing) - 1} more" if len(existing) > 1 else ""
+    raise CompressorError(f"output {existing[0]} exists{more}; pass --overwrite to replace "
+                          + ("them" if more else "it"))
+  if os.path.isdir(output_dir):
+    for path, output in plan:
+      check_output_path(output, overwrite, inputs=[path])
+  return plan
+
+
+def _code_folder(plan, output_dir, code, progress):
+  """Runs code(input, output) on every pair; a CompressorError fails only its own file."""
+  os.makedirs(output_dir, exist_ok=True)
+  items, start = [], time.monotonic()
+  for index, (path, output) in enumerate(plan, 1):
+    try:
+      stats, error = code(path, output), None
+    except CompressorError as e:
+      stats, error = None, str(e)
+    item = FolderItem(index, len(plan), path, output, stats, error, time.monotonic() - start)
+    items.append(item)
+    if progress is not None:
+      progress(item)
+  return items
+
+
+def compress_folder(model, input_dir, output_dir=None, overwrite=False,
+                    max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None, progress=None,
+                    tile_size=DEFAULT_TILE_SIZE):
+  """Compresses every image file directly in `input_dir`; returns a FolderItem per file.
+
+  Image files are those whose extension Pillow opens. Outputs are named as
+  compress_file names them, in `output_dir` (default: `input_dir`; created if
+  missing). Every output path is checked before the first image is coded, so
+  an existing output (without `overwrite`) refuses the whole run. An image
+  that fails is recorded in its item and the others go on. `progress(item)`
+  is called after every file. `model` and `target_bpp` are as for
+  compress_file; with a target, pass loaded models, not directories.
+  """
+  output_dir = output_dir or input_dir
+  plan = _folder_plan(input_dir, _is_image_name, "image files", output_dir,
+                      default_compressed_path, overwrite)
+  return _code_folder(plan, output_dir, lambda path, output: compress_file(
+      model, path, output, overwrite, max_pixels, target_bpp, tile_size), progress)
+
+
+def _one_load_per_model(resolve):
+  """A header -> model callable that loads each model (by fingerprint) once."""
+  models = {}
+  def cached(header):
+    if header.fingerprint not in models:
+      models[header.fingerprint] = resolve(header)
+    return models[header.fingerprint]
+  return cached
+
+
+def decompress_folder(model, input_dir, output_dir=None, overwrite=False,
+                      max_pixels=DEFAULT_MAX_PIXELS, progress=None, tile_size=DEFAULT_TILE_SIZE):
+  """Decompresses every .cmpr file directly in `input_dir`; returns a FolderItem per file.
+
+  As compress_folder, with outputs named as decompress_file names them.
+  `model` is a loaded model or a callable header -> model (see
+  model_resolver), which is then called once per distinct model.
+  """
+  output_dir = output_dir or input_dir
+  plan = _folder_plan(input_dir, lambda name: name.endswith(EXTENSION), f"{EXTENSION} files",
+                      output_dir, lambda name: os.path.basename(default_decompressed_path(name)),
+                      overwrite)
+  if not isinstance(model, tf.keras.Model):
+    model = _one_load_per_model(model)
+  return _code_folder(plan, output_dir, lambda path, output: decompress_file(
+      model, path, output, overwrite, max_pixels, tile_size), progress)

@@ -2,11 +2,14 @@
 
 import math
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
 from compressor.config import ModelConfig
-from compressor.errors import ModelError
+from compressor.errors import BitstreamError, ModelError
+from compressor.tiling import (DEFAULT_TILE_SIZE, analyze_in_bands, synthesize_in_bands,
+                               tiles_needed)
 from compressor.transforms import (HYPER_DOWNSAMPLING, AnalysisTransform, HyperAnalysisTransform,
                                    HyperSynthesisTransform, SynthesisTransform)
 
@@ -43,10 +46,9 @@ def pad_to_multiple(image, factor):
   return tf.gather(tf.gather(image, rows, axis=0), cols, axis=1)
 
 
-def _to_pixels(reconstruction, height, width):
-  """Crops a [0, 1] float reconstruction and rounds it to 8-bit pixels."""
-  pixels = tf.clip_by_value(reconstruction[:height, :width] * 255.0, 0.0, 255.0)
-  return tf.cast(tf.round(pixels), tf.uint8)
+def _to_pixels(reconstruction):
+  """Rounds a [0, 1] float reconstruction to 8-bit pixels."""
+  return tf.cast(tf.round(tf.clip_by_value(reconstruction * 255.0, 0.0, 255.0)), tf.uint8)
 
 
 def _scale(index):
@@ -150,28 +152,55 @@ class _CodecModel(tf.keras.Model):
   @tf.function(input_signature=[_TENSOR_SPEC, tf.TensorSpec([], tf.int32),
                                 tf.TensorSpec([], tf.int32)])
   def _synthesize(self, latents, height, width):
-    return _to_pixels(self.synthesis(latents)[0], height, width)
+    return _to_pixels(self.synthesis(latents)[0, :height, :width])
 
-  def encode(self, image):
+  @tf.function(input_signature=[_IMAGE_SPEC])
+  def _analyze_tile(self, tile):
+    return self.analysis(tf.cast(tile, tf.float32)[None] / 255.0)
+
+  @tf.function(input_signature=[_TENSOR_SPEC])
+  def _synthesize_tile(self, latents):
+    return _to_pixels(self.synthesis(latents)[0])
+
+  def encode(self, image, tile_size=DEFAULT_TILE_SIZE):
     """Range-codes an HxWx3 uint8 image; returns (payloads, shapes), one per coded tensor.
 
     The order is the decoding order: side information before the latents it
-    describes.
+    describes. An image larger than `tile_size` (None: never) is analyzed in
+    tiles, which gives the same latents up to float rounding.
     """
-    strings, shapes = self._range_encode(image)
-    return ([string.numpy() for string in strings],
+    height, width = image.shape[:2]
+    if tiles_needed(self.config, height, width, tile_size):
+      strings, shapes = self._range_encode_tiled(image, tile_size)
+    else:
+      strings, shapes = self._range_encode(image)
+    return ([bytes(string.numpy()) for string in strings],
             [tuple(int(d) for d in shape) for shape in shapes])
 
-  def decode(self, strings, shapes, height, width):
-    """Decodes the payloads and shapes from `encode` to an HxWx3 uint8 image."""
+  def decode(self, strings, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
+    """Decodes the payloads and shapes from `encode` to an HxWx3 uint8 image.
+
+    An image larger than `tile_size` (None: never) is synthesized in tiles.
+    """
     shapes = [tuple(shape) for shape in shapes]
     expected = self.coded_shapes(height, width)
     if shapes != expected or len(strings) != len(expected):
       raise ModelError(
           f"{len(strings)} payloads of shapes {shapes} do not fit a {width}x{height} "
           f"image under this model (expected shapes {expected})")
-    latents = self._range_decode([tf.constant(string) for string in strings], shapes)
-    return self._synthesize(latents, height, width).numpy()
+    strings = [tf.constant(string) for string in strings]
+    if not tiles_needed(self.config, height, width, tile_size):
+      return self._synthesize(self._range_decode(strings, shapes), height, width).numpy()
+    pixels = np.empty((height, width, 3), np.uint8)
+    top = 0
+    bands = self._decoded_latent_bands(strings, shapes, tile_size)
+    for band in synthesize_in_bands(self._synthesize_tile, bands, self.config, height, width,
+                                    tile_size):
+      pixels[top:top + len(band)] = band
+      top += len(band)
+    for _ in bands:  # Runs the decoder's final check.
+      pass
+    return pixels
 
   def reconstruct(self, image):
     """The forward pass with hard quantization, as 8-bit pixels (no coding)."""
@@ -265,6 +294,40 @@ class FactorizedPriorModel(_CodecModel):
 
   def _range_decode(self, strings, shapes):
     return self._decompress(strings[0], shapes[0][:2])
+
+  def _range_encode_tiled(self, image, tile_size):
+    """Codes the latents band by band into one string: the string whole-image coding makes.
+
+    The range coder codes the latents in row-major order, so appending bands
+    of rows gives the same bits as coding all rows at once (see TFC's
+    ContinuousBatchedEntropyModel.compress), while holding only one band.
+    """
+    coder = self.coders["latents"]
+    offset = coder.quantization_offset
+    handle = tfc.create_range_encoder([1], coder.cdf)
+    for band in analyze_in_bands(self._analyze_tile, image, self.config, tile_size):
+      band = tf.constant(band[None])
+      if offset is not None:
+        band -= offset
+      symbols = tf.cast(tf.round(band), tf.int32) - coder.cdf_offset
+      handle = tfc.entropy_encode_channel(handle, symbols)
+    shape = self.coded_shapes(*image.shape[:2])[0]
+    return [tfc.entropy_encode_finalize(handle)[0]], [shape]
+
+  def _decoded_latent_bands(self, strings, shapes, tile_size):
+    """Yields the decoded latents in bands of rows, then checks that the string was whole."""
+    coder = self.coders["latents"]
+    offset = coder.quantization_offset
+    height, width, channels = shapes[0]
+    rows = max(tile_size // self.config.downsampling, 1)
+    handle = tfc.create_range_decoder(strings[0][None], coder.cdf)
+    for top in range(0, height, rows):
+      handle, symbols = tfc.entropy_decode_channel(
+          handle, [min(rows, height - top), width, channels], coder.cdf_offset.dtype)
+      band = tf.cast(symbols[0] + coder.cdf_offset, tf.float32)
+      yield (band if offset is None else band + offset).numpy()
+    if not bool(tfc.entropy_decode_finalize(handle)[0]):
+      raise BitstreamError("latent payload does not end where its shape says")
 
 
 class ScaleHyperpriorModel(_CodecModel):
@@ -370,8 +433,11 @@ class ScaleHyperpriorModel(_CodecModel):
   def _analyze(self, image):
     """Latents and quantized side information (what the decoder will decode) of an image."""
     latents = self.analysis(self._padded(image) / 255.0)
-    side = self.hyper_analysis(self._hyper_input(latents))
-    return latents, self.coders["side"].quantize(side)
+    return latents, self._side_information(latents)
+
+  @tf.function(input_signature=[_TENSOR_SPEC])
+  def _side_information(self, latents):
+    return self.coders["side"].quantize(self.hyper_analysis(self._hyper_input(latents)))
 
   @tf.function(input_signature=[_TENSOR_SPEC, _SIZE_SPEC])
   def _entropy_parameters(self, side_latents, latent_size):
@@ -408,7 +474,20 @@ class ScaleHyperpriorModel(_CodecModel):
     return self.coders["latents"].quantize(latents, loc=means)
 
   def _range_encode(self, image):
-    latents, side = self._analyze(image)
+    return self._code(*self._analyze(image))
+
+  def _range_encode_tiled(self, image, tile_size):
+    """Analyzes in tiles; the side information and coding work on the whole latent map.
+
+    The latent map has 1/256 of the pixels (times the channels), so memory
+    still grows with the image here, but some 40 times slower than untiled.
+    """
+    latents = np.concatenate(list(
+        analyze_in_bands(self._analyze_tile, image, self.config, tile_size)))
+    latents = tf.constant(latents[None])
+    return self._code(latents, self._side_information(latents))
+
+  def _code(self, latents, side):
     parameters = self._entropy_parameters(side, tf.shape(latents)[1:3])
     strings = [self._compress_side(side), self._compress_latents(latents, parameters)]
     return strings, [tf.shape(side)[1:], tf.shape(latents)[1:]]
@@ -417,6 +496,9 @@ class ScaleHyperpriorModel(_CodecModel):
     side = self._decompress_side(strings[0], shapes[0][:2])
     parameters = self._entropy_parameters(side, shapes[1][:2])
     return self._decompress_latents(strings[1], parameters)
+
+  def _decoded_latent_bands(self, strings, shapes, tile_size):
+    yield self._range_decode(strings, shapes)[0].numpy()
 
   def _hard_latents(self, image):
     latents, side = self._analyze(image)

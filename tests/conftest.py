@@ -60,3 +60,12 @@ def trained_model_dir(tmp_path_factory, photo_dir):
 def trained_model(trained_model_dir):
   from compressor.store import load_model
   return load_model(trained_model_dir)
+
+
+@pytest.fixture(scope="session")
+def seeded_model_dir(tmp_path_factory, photo_dir):
+  """A seeded model exported before any training step: quick to make, the same every run."""
+  model_dir = str(tmp_path_factory.mktemp("seeded") / "tiny")
+  train(model_dir, TINY, TrainingConfig(train_glob=str(photo_dir / "*.png"), steps=0, seed=0),
+        name="tiny")
+  return model_dir

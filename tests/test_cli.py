@@ -195,3 +195,35 @@ def test_demo_without_bundled_models_says_so(tmp_path):
                    "--output_dir", tmp_path / "demo")
   one_line_error(result, "compressor demo", "bundled: none")
   assert not os.path.exists(tmp_path / "demo")
+
+
+def test_compress_and_decompress_folders(trained_model_dir, tmp_path):
+  photos, out = tmp_path / "photos", tmp_path / "out"
+  photos.mkdir()
+  Image.fromarray(photo("coffee")[:40, :56]).save(photos / "a.png")
+  (photos / "b.png").write_text("not a PNG")
+  Image.fromarray(photo("rocket")[:48, :64]).save(photos / "c.png")
+  result = run("compress", "--model", trained_model_dir, photos, out)
+  # The bad file is reported on its line, the others are coded, and the exit status says so.
+  one_line_error(result, "compressor compress", "1 of 3 files failed")
+  lines = result.stdout.splitlines()
+  assert lines[0].startswith(f"[1/3] {photos / 'a.png'} -> {out / 'a.png.cmpr'}: 56x40 RGB")
+  assert lines[1].startswith(f"[2/3] {photos / 'b.png'}: error: ")
+  assert "not an image Pillow can read" in lines[1]
+  assert lines[2].startswith("[3/3] ") and lines[2].endswith("images/s, ETA 0 s)")
+  assert sorted(os.listdir(out)) == ["a.png.cmpr", "c.png.cmpr"]
+  # Next to the inputs, with the model found by the fingerprint the files carry.
+  result = run("decompress", "--model_path", os.path.dirname(trained_model_dir), out)
+  assert result.returncode == 0, result.stderr
+  assert len(result.stdout.splitlines()) == 2
+  model = load_model(trained_model_dir)
+  for name in ("a", "c"):
+    original = np.asarray(Image.open(photos / f"{name}.png"))
+    np.testing.assert_array_equal(np.asarray(Image.open(out / f"{name}.decoded.png")),
+                                  model.reconstruct(original))
+  # A second run is refused before anything is written.
+  before = {name: (out / name).read_bytes() for name in os.listdir(out)}
+  result = run("compress", "--model", trained_model_dir, photos, out)
+  one_line_error(result, "compressor compress", "a.png.cmpr exists, and 1 more; pass --overwrite")
+  assert result.stdout == ""
+  assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before

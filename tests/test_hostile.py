@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from compressor import container
-from compressor.codec import compress_file, decompress_file, model_resolver
+from compressor.codec import (compress_file, compress_folder, decompress_file, decompress_folder,
+                              model_resolver)
 from compressor.errors import CompressorError
 from compressor.store import load_model
 from compressor.training import TrainingConfig, train
@@ -89,7 +90,7 @@ DECODER = [
         e, lambda d: d.__setitem__(24, d[24] ^ 1)), {}),
     ("made by a model that is not installed", other_model_bitstream, {"resolve": True}),
     ("made by another model than --model", other_model_bitstream, {}),
-    ("a directory instead of a file", lambda e: e.dir, {}),
+    ("a folder without .cmpr files", lambda e: empty_folder(e.dir), {}),
     ("missing file", lambda e: os.path.join(e.dir, "missing.cmpr"), {}),
     ("output file exists (no --overwrite)",
      lambda e: (open(os.path.join(e.dir, "photo.decoded.png"), "w").write("mine"),
@@ -98,7 +99,7 @@ DECODER = [
 
 ENCODER = [
     ("missing file", lambda e: os.path.join(e.dir, "missing.png"), {}),
-    ("a directory", lambda e: e.dir, {}),
+    ("a folder without images", lambda e: empty_folder(e.dir), {}),
     ("a text file named .png", lambda e: (open(os.path.join(e.dir, "t.png"), "w").write("hi"),
                                           os.path.join(e.dir, "t.png"))[1], {}),
     ("truncated PNG", lambda e: (lambda p: rewrite(p, lambda d: d.__delitem__(
@@ -140,6 +141,12 @@ class Env:
     self.dir, self.model, self.model_dir = str(directory), model, model_dir
 
 
+def empty_folder(directory):
+  path = os.path.join(directory, "empty")
+  os.makedirs(path, exist_ok=True)
+  return path
+
+
 def outcome(command, case, env):
   """Runs one case; returns what the user is told. Checks nothing is left behind."""
   what, setup, options = case
@@ -147,6 +154,12 @@ def outcome(command, case, env):
   before = set(os.listdir(env.dir))
   keep = options.get("keep")
   try:
+    if command == "compress" and os.path.isdir(path):
+      compress_folder(env.model, path)
+      return "compressed a folder"
+    if command == "decompress" and os.path.isdir(path):
+      decompress_folder(env.model, path)
+      return "decoded a folder"
     if command == "compress":
       output = os.path.join(env.dir, options.get("output", os.path.basename(path) + ".cmpr"))
       stats = compress_file(env.model, path, output, options.get("overwrite", False),
@@ -213,13 +226,13 @@ def test_every_decoder_fault_is_a_clean_error(rows):
     ("unknown future format version", "unsupported format version 3"),
     ("header claiming 10^6 x 10^6 pixels", "header claims an image of 1000000x1000000"),
     ("header claiming 20000 x 20000 pixels (valid, over the memory limit)",
-     "over the limit of 67108864"),
+     "over the limit of 268435456"),
     ("payload length beyond the end of the file", "truncated: header announces"),
     ("one bit flipped in the payload (bad CRC)", "checksum mismatch"),
     ("one bit flipped in the header", "checksum mismatch"),
     ("made by a model that is not installed", "which is not installed"),
     ("made by another model than --model", "not by the given model"),
-    ("a directory instead of a file", "is a directory"),
+    ("a folder without .cmpr files", "no .cmpr files in empty"),
     ("missing file", "no such file"),
     ("output file exists (no --overwrite)", "exists; pass --overwrite"),
 ])
@@ -230,7 +243,7 @@ def test_decoder_messages_name_the_problem(rows, what, expected):
 
 @pytest.mark.parametrize("what,expected", [
     ("missing file", "error: missing.png: no such file"),
-    ("a directory", "is a directory"),
+    ("a folder without images", "no image files in empty"),
     ("a text file named .png", "not an image Pillow can read"),
     ("truncated PNG", "corrupt or unreadable"),
     ("zero-size image (PNG header says 0 x 0)", "not an image Pillow can read"),

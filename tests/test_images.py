@@ -88,11 +88,16 @@ def test_truncated_image_is_refused(tmp_path):
     read_image(path)
 
 
-def test_decompression_bomb_is_refused(tmp_path, monkeypatch):
+def test_max_pixels_is_the_decompression_bomb_limit(tmp_path, monkeypatch):
+  # Pillow's own limit (89 MP by default) would refuse large photos the user
+  # allowed; --max_pixels, checked from the header, replaces it.
   path = save(tmp_path, Image.fromarray(random_image(64, 64)))
   monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-  with pytest.raises(ImageError, match="decompression bomb"):
-    read_image(path)
+  assert read_image(path).pixels.shape == (64, 64, 3)
+  assert Image.MAX_IMAGE_PIXELS == 1000
+  with pytest.raises(ImageError, match="64x64 = 4096 pixels, over the limit of 4095"):
+    read_image(path, max_pixels=4095)
+  assert Image.MAX_IMAGE_PIXELS == 1000
 
 
 def test_gray_round_trip_through_rgb_planes():

@@ -7,8 +7,18 @@ from absl import app, flags
 
 from compressor.errors import CompressorError
 from compressor.images import DEFAULT_MAX_PIXELS
+from compressor.tiling import DEFAULT_TILE_SIZE
 
-__all__ = ["define_output_flags", "describe", "no_positional", "positional", "user_errors"]
+__all__ = [
+    "check_folder_items",
+    "define_output_flags",
+    "describe",
+    "no_positional",
+    "positional",
+    "tile_size",
+    "print_folder_item",
+    "user_errors",
+]
 
 
 def user_errors(main):
@@ -24,10 +34,14 @@ def user_errors(main):
 
 
 def define_output_flags():
-  """--overwrite and --max_pixels, shared by the commands that write one file."""
+  """--overwrite, --max_pixels and --tile_size, shared by compress and decompress."""
   flags.DEFINE_bool("overwrite", False, "Replace OUTPUT if it exists.")
   flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS,
-                       "Refuse larger images (memory grows with the pixel count).")
+                       "Refuse larger images.")
+  flags.DEFINE_integer("tile_size", DEFAULT_TILE_SIZE,
+                       "Run the transforms in tiles of this many pixels a side on larger "
+                       "images, in memory that does not grow with them (0: whole image, "
+                       "about 0.5 kB a pixel). The file is the same either way.", lower_bound=0)
 
 
 def no_positional(argv):
@@ -45,6 +59,30 @@ def positional(argv, names, required):
   return args + [None] * (len(names) - len(args))
 
 
+def tile_size(value):
+  """The --tile_size flag as the library takes it: None for whole images."""
+  return value or None
+
+
 def describe(path_in, path_out, stats):
   return (f"{path_in} -> {path_out}: {stats.width}x{stats.height} {stats.layout}, "
           f"{stats.num_bytes} bytes, {stats.bpp:.4f} bpp")
+
+
+def print_folder_item(item):
+  """The progress line of one file of a folder run (a codec.FolderItem)."""
+  if item.error is None:
+    result = describe(item.input_path, item.output_path, item.stats)
+    result += "".join(f"; note: {note}" for note in item.stats.notes)
+  else:
+    result = f"{item.input_path}: error: {item.error}"
+  # Flushed, so that a pipe or a log file shows the progress as it happens.
+  print(f"[{item.index}/{item.total}] {result}  ({item.files_per_second:.2f} images/s, "
+        f"ETA {item.eta:.0f} s)", flush=True)
+
+
+def check_folder_items(items):
+  """After a folder run: an error naming how many files failed, if any did."""
+  failed = sum(item.error is not None for item in items)
+  if failed:
+    raise CompressorError(f"{failed} of {len(items)} files failed")

@@ -1,9 +1,12 @@
 """`compressor compress [--model M] [--quality N | --target_bpp B] INPUT [OUTPUT]`."""
 
+import os
+
 from absl import app, flags
 
-from compressor.cli.common import define_output_flags, describe, positional, user_errors
-from compressor.codec import compress_file, default_compressed_path
+from compressor.cli.common import (check_folder_items, define_output_flags, describe, positional,
+                                   print_folder_item, tile_size, user_errors)
+from compressor.codec import compress_file, compress_folder, default_compressed_path
 from compressor.errors import ModelError
 from compressor.store import load_model
 from compressor.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
@@ -18,23 +21,35 @@ define_output_flags()
 FLAGS = flags.FLAGS
 
 
+def _model():
+  """(loaded model, None), or with --target_bpp (the family's model directories, the target)."""
+  if FLAGS.target_bpp is None:
+    return load_model(resolve_model_dir(FLAGS.model, FLAGS.quality)), None
+  if FLAGS.quality is not None:
+    raise app.UsageError("--quality and --target_bpp are alternatives: give one")
+  family = FLAGS.model or DEFAULT_FAMILY
+  levels = quality_levels(family)
+  if not levels:
+    raise ModelError(f"--target_bpp needs a bundled model family with quality levels, "
+                     f"not {family!r}")
+  return list(levels.values()), FLAGS.target_bpp
+
+
 @user_errors
 def main(argv):
   input_path, output_path = positional(argv, ["INPUT", "OUTPUT"], required=1)
+  model, target = _model()
+  if os.path.isdir(input_path):
+    if target is not None:
+      model = [load_model(level) for level in model]  # once, not once per image
+    check_folder_items(compress_folder(
+        model, input_path, output_path, overwrite=FLAGS.overwrite, max_pixels=FLAGS.max_pixels,
+        target_bpp=target, progress=print_folder_item, tile_size=tile_size(FLAGS.tile_size)))
+    return
   output_path = output_path or default_compressed_path(input_path)
-  if FLAGS.target_bpp is not None:
-    if FLAGS.quality is not None:
-      raise app.UsageError("--quality and --target_bpp are alternatives: give one")
-    family = FLAGS.model or DEFAULT_FAMILY
-    levels = quality_levels(family)
-    if not levels:
-      raise ModelError(f"--target_bpp needs a bundled model family with quality levels, "
-                       f"not {family!r}")
-    model, target = list(levels.values()), FLAGS.target_bpp
-  else:
-    model, target = load_model(resolve_model_dir(FLAGS.model, FLAGS.quality)), None
   stats = compress_file(model, input_path, output_path, overwrite=FLAGS.overwrite,
-                        max_pixels=FLAGS.max_pixels, target_bpp=target)
+                        max_pixels=FLAGS.max_pixels, target_bpp=target,
+                        tile_size=tile_size(FLAGS.tile_size))
   for note in stats.notes:
     print(f"note: {note}")
   print(describe(input_path, output_path, stats))

@@ -1,0 +1,119 @@
+"""How time and peak memory of coding grow with the image: each run in a fresh process."""
+
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["make_large_photo", "measure_command", "measure_sizes", "plot_scaling"]
+
+
+def make_large_photo(path, megapixels, source):
+  """Writes a photo of about `megapixels` MP: `source` mirrored in a grid (real image content).
+
+  Mirroring keeps the seams continuous, so the content codes like a photo
+  rather than like noise or flat colour.
+  """
+  side = math.sqrt(megapixels * 1e6)
+  width, height = int(round(side * 4 / 3)), int(round(side * 3 / 4))
+  tile = np.concatenate([source, source[:, ::-1]], axis=1)
+  tile = np.concatenate([tile, tile[::-1]], axis=0)
+  reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
+  pixels = np.tile(tile, reps)[:height, :width]
+  # Fast zlib level: the benchmark measures the codec, not PNG writing.
+  Image.fromarray(pixels).save(path, compress_level=1)
+  return width, height
+
+
+# Runs a command and prints its peak RSS. A child forked from a large process
+# (pytest, with TensorFlow loaded) reports the parent's pages as its own peak,
+# so the command is started from this small process instead.
+_PROBE = ("import os, subprocess, sys\n"
+          "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+          "_, status, usage = os.wait4(child.pid, 0)\n"
+          "print(usage.ru_maxrss)\n"
+          "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
+def measure_command(command):
+  """(wall seconds, peak resident memory in bytes) of a command run to completion."""
+  start = time.monotonic()
+  result = subprocess.run([sys.executable, "-c", _PROBE, *command], capture_output=True,
+                          text=True)
+  seconds = time.monotonic() - start
+  if result.returncode != 0:
+    raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
+  return seconds, int(result.stdout.split()[-1]) * 1024  # Linux reports kilobytes.
+
+
+def _cli(*args):
+  return [sys.executable, "-m", "compressor.cli", *args]
+
+
+def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
+                  untiled_up_to=0.0, log=print):
+  """Compresses and decompresses a photo of each size with the CLI; returns one row per run.
+
+  Runs without tiles too (tile size 0) for sizes up to `untiled_up_to` MP,
+  to show what tiling saves. Every run is a fresh process, so each peak
+  memory figure is that run's own.
+  """
+  os.makedirs(work_dir, exist_ok=True)
+  model_flags = [] if model is None else ["--model", model]
+  rows = []
+  for megapixels in megapixel_sizes:
+    image = os.path.join(work_dir, f"photo-{megapixels:g}mp.png")
+    width, height = make_large_photo(image, megapixels, source)
+    pixels = width * height
+    tilings = [tile_size] + ([0] if megapixels <= untiled_up_to else [])
+    for tiles in tilings:
+      tile_flags = [] if tiles is None else ["--tile_size", str(tiles)]
+      common = ["--overwrite", "--max_pixels", str(pixels), *model_flags, *tile_flags]
+      coded, decoded = image + ".cmpr", image + ".decoded.png"
+      encode_seconds, encode_memory = measure_command(_cli("compress", *common, image, coded))
+      decode_seconds, decode_memory = measure_command(
+          _cli("decompress", *common, coded, decoded))
+      row = {"megapixels": pixels / 1e6, "width": width, "height": height,
+             "tiled": tiles != 0, "bpp": 8.0 * os.path.getsize(coded) / pixels,
+             "encode_seconds": encode_seconds, "encode_peak_bytes": encode_memory,
+             "decode_seconds": decode_seconds, "decode_peak_bytes": decode_memory}
+      rows.append(row)
+      log(f"{row['megapixels']:7.1f} MP {'tiled' if row['tiled'] else 'whole':5}  "
+          f"encode {encode_seconds:7.1f} s {encode_memory / 2**30:5.2f} GiB  "
+          f"decode {decode_seconds:7.1f} s {decode_memory / 2**30:5.2f} GiB")
+      for path in (coded, decoded):
+        os.remove(path)
+    os.remove(image)
+  return rows
+
+
+def plot_scaling(rows, path):
+  """Seconds and peak GiB against megapixels, encode and decode, tiled and whole."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  figure, (times, memory) = plt.subplots(1, 2, figsize=(10, 4))
+  for tiled, style in ((True, "-o"), (False, "--s")):
+    selected = sorted((r for r in rows if r["tiled"] == tiled), key=lambda r: r["megapixels"])
+    if not selected:
+      continue
+    megapixels = [r["megapixels"] for r in selected]
+    label = "tiled" if tiled else "whole image"
+    for what in ("encode", "decode"):
+      times.plot(megapixels, [r[f"{what}_seconds"] for r in selected], style,
+                 label=f"{what}, {label}")
+      memory.plot(megapixels, [r[f"{what}_peak_bytes"] / 2**30 for r in selected], style,
+                  label=f"{what}, {label}")
+  times.set(xlabel="megapixels", ylabel="seconds (CLI, incl. start-up)")
+  memory.set(xlabel="megapixels", ylabel="peak resident memory (GiB)")
+  for axes in (times, memory):
+    axes.grid(alpha=0.3)
+    axes.legend()
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+

@@ -1,0 +1,247 @@
+"""Coding speed on this machine: warm coding times, Pillow's codecs, and the FLOP bound."""
+
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import PIL
+import tensorflow as tf
+from absl import logging
+from PIL import Image
+
+from compressor.classical import codec_by_name
+from compressor.codec import compress_image, decompress_bytes
+from compressor.errors import CompressorError
+from compressor.images import DecodedImage, read_image, split_alpha
+from compressor.store import load_model
+
+__all__ = [
+    "CLASSICAL",
+    "DEFAULT_SIZES",
+    "benchmark",
+    "benchmark_images",
+    "format_report",
+    "matmul_rate",
+    "parse_size",
+    "tracing_counts",
+    "transform_flops",
+]
+
+# A Kodak-sized photo and a 16-megapixel one (a 4:3 camera's).
+DEFAULT_SIZES = ((768, 512), (4608, 3456))
+# (codec of compressor.classical, quality): Pillow's codecs as `compressor evaluate` runs them.
+CLASSICAL = (("jpeg-420", 75), ("webp", 75), ("avif", 75))
+# Normalizations that mix channels at every position, with a 1x1 convolution.
+_GDN = ("gdn", "gdn-sqrt")
+
+
+def parse_size(text):
+  """(width, height) of "WIDTHxHEIGHT"."""
+  width, sep, height = text.lower().partition("x")
+  if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
+    raise CompressorError(f"a size is WIDTHxHEIGHT, e.g. 768x512, not {text!r}")
+  return int(width), int(height)
+
+
+def transform_flops(config, height, width):
+  """FLOPs (a multiply-add is 2) of the analysis and synthesis transforms for one image.
+
+  As tfc.SignalConv2D computes them on the padded image: a downsampling
+  correlation (tf.nn.conv2d with strides) costs 2 k^2 C_in C_out per output
+  position; an upsampling convolution (tf.nn.conv2d_transpose) spreads every
+  input position over a k x k window, 2 k^2 C_in C_out per input position.
+  GDN and IGDN mix channels with a 1x1 convolution, 2 C^2 per position.
+  Biases, other elementwise operations, the hyperprior transforms and range
+  coding are left out, so the count is a lower bound on the work.
+  Returns {"analysis": ..., "synthesis": ...}.
+  """
+  factor = config.downsampling
+  positions = (-(-height // factor) * factor) * (-(-width // factor) * factor)
+  last = len(config.strides) - 1
+  channels = [3] + [config.num_filters] * last + [config.latent_channels]
+  gdn = config.normalization in _GDN
+  analysis = 0
+  for i, (kernel, stride) in enumerate(zip(config.kernel_sizes, config.strides)):
+    positions //= stride * stride  # exact: the image is padded to the total stride
+    analysis += 2 * kernel * kernel * channels[i] * channels[i + 1] * positions
+    if gdn and i < last:
+      analysis += 2 * channels[i + 1] ** 2 * positions
+  synthesis = 0
+  stages = list(zip(config.kernel_sizes, config.strides))[::-1]
+  channels = channels[::-1]
+  for i, (kernel, stride) in enumerate(stages):
+    synthesis += 2 * kernel * kernel * channels[i] * channels[i + 1] * positions
+    positions *= stride * stride
+    if gdn and i < last:
+      synthesis += 2 * channels[i + 1] ** 2 * positions
+  return {"analysis": analysis, "synthesis": synthesis}
+
+
+def _median_time(function, repeats):
+  """(first result, median seconds of `repeats` calls after it); the first is untimed."""
+  result = function()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    function()
+    times.append(time.perf_counter() - start)
+  return result, float(np.median(times))
+
+
+def matmul_rate(size=2048, repeats=5):
+  """Median float32 GFLOP/s of a size x size matrix product, with TensorFlow's default threads."""
+  a = tf.random.stateless_uniform((size, size), seed=(1, 2))
+  b = tf.random.stateless_uniform((size, size), seed=(3, 4))
+  # Summed in the graph, so the timing does not include copying the product out.
+  product = tf.function(lambda a, b: tf.reduce_sum(tf.linalg.matmul(a, b)))
+  _, seconds = _median_time(lambda: product(a, b).numpy(), repeats)
+  return 2.0 * size ** 3 / seconds / 1e9
+
+
+def _fit(photo, width, height):
+  """The photo mirrored out to cover width x height (keeping its detail's scale), cropped."""
+  pad = ((0, max(0, height - photo.shape[0])), (0, max(0, width - photo.shape[1])), (0, 0))
+  return np.ascontiguousarray(np.pad(photo, pad, mode="symmetric")[:height, :width])
+
+
+def benchmark_images(sizes=DEFAULT_SIZES, pattern=None):
+  """[(name, RGB pixels)]: the files matching `pattern` as they are, else astronaut at `sizes`."""
+  if pattern:
+    paths = sorted(glob.glob(pattern))
+    if not paths:
+      raise CompressorError(f"no files match {pattern!r}")
+    return [(os.path.basename(p), split_alpha(read_image(p))[0]) for p in paths]
+  try:
+    import skimage.data
+  except ImportError:
+    raise CompressorError(
+        "the default photo comes from scikit-image: pip install 'compressor[demo]'") from None
+  photo = np.asarray(skimage.data.astronaut())
+  return [(f"astronaut-{w}x{h}", _fit(photo, w, h)) for w, h in sizes]
+
+
+def tracing_counts(model):
+  """How often each of the model's tf.functions has been traced; over 1 means retraced."""
+  names = {name for cls in type(model).__mro__ for name, value in vars(cls).items()
+           if isinstance(value, tf.types.experimental.GenericFunction)}
+  return {name: getattr(model, name).experimental_get_tracing_count() for name in sorted(names)}
+
+
+def _time_codecs(model, pixels, repeats):
+  """Warm bpp, encode and decode seconds of the model and of each CLASSICAL codec."""
+  bits = 8.0 / (pixels.shape[0] * pixels.shape[1])
+  image = DecodedImage(pixels, "RGB")
+  data, encode = _median_time(lambda: compress_image(model, image), repeats)
+  _, decode = _median_time(lambda: decompress_bytes(data, model), repeats)
+  results = {"compressor": dict(bpp=bits * len(data), encode_seconds=encode,
+                                decode_seconds=decode)}
+  for name, quality in CLASSICAL:
+    codec = codec_by_name(name)
+    data, encode = _median_time(lambda: codec.encode(pixels, quality), repeats)
+    _, decode = _median_time(lambda: codec.decode(data), repeats)
+    results[f"{name} q{quality}"] = dict(bpp=bits * len(data), encode_seconds=encode,
+                                         decode_seconds=decode)
+  return results
+
+
+def _wall_time(command, repeats):
+  """Median wall time of a command in fresh processes; fails with its last error line."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    times.append(time.perf_counter() - start)
+    if result.returncode != 0:
+      lines = result.stderr.strip().splitlines() or ["no output"]
+      raise CompressorError(f"{' '.join(command)} failed: {lines[-1]}")
+  return float(np.median(times))
+
+
+def _cold_start(model_dir, pixels, repeats):
+  """Seconds of `compressor compress` in a fresh process, and of its imports alone."""
+  with tempfile.TemporaryDirectory() as directory:
+    path = os.path.join(directory, "image.png")
+    Image.fromarray(pixels).save(path)
+    compress = _wall_time([sys.executable, "-m", "compressor.cli", "compress", "--overwrite",
+                           "--model", model_dir, path], repeats)
+  imports = _wall_time([sys.executable, "-c", "import compressor.cli.compress"], repeats)
+  return compress, imports
+
+
+def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
+  """Measures everything the speed report shows; returns it as a JSON-ready dict.
+
+  Every time is the median of `repeats` runs after an untimed one, which
+  traces the model's graphs on the first image and warms caches on the others.
+  The cold start (`cold_repeats` fresh processes) codes the first image.
+  """
+  load_average = os.getloadavg()[0]
+  model = load_model(model_dir)
+  rate = matmul_rate(matmul_size, repeats)
+  rows = []
+  for name, pixels in images:
+    height, width = pixels.shape[:2]
+    logging.info("timing %s (%dx%d)", name, width, height)
+    codecs = _time_codecs(model, pixels, repeats)
+    flops = transform_flops(model.config, height, width)
+    flops = {"encode": flops["analysis"], "decode": flops["synthesis"]}
+    bound = {k: v / (rate * 1e9) for k, v in flops.items()}
+    measured = {k: codecs["compressor"][f"{k}_seconds"] for k in flops}
+    rows.append(dict(name=name, width=width, height=height, codecs=codecs, flops=flops,
+                     bound_seconds=bound,
+                     measured_over_bound={k: measured[k] / bound[k] for k in flops}))
+  counts = tracing_counts(model)
+  logging.info("cold start: %d fresh processes", cold_repeats)
+  compress, imports = _cold_start(model_dir, images[0][1], cold_repeats)
+  return dict(
+      model=dict(name=model.model_name, fingerprint=model.fingerprint.hex(),
+                 config=model.config.to_dict()),
+      machine=dict(cpus=os.cpu_count(), load_average=load_average,
+                   tensorflow=tf.__version__, pillow=PIL.__version__),
+      repeats=repeats,
+      matmul=dict(size=matmul_size, gflops=rate),
+      images=rows,
+      tracing_counts=counts,
+      retraced=any(count > 1 for count in counts.values()),
+      cold_start=dict(image=images[0][0], repeats=cold_repeats, import_seconds=imports,
+                      compress_seconds=compress,
+                      warm_encode_seconds=rows[0]["codecs"]["compressor"]["encode_seconds"]))
+
+
+def format_report(report):
+  """The report as markdown tables, one line per string."""
+  machine, matmul = report["machine"], report["matmul"]
+  lines = [f"model {report['model']['name']}; {machine['cpus']} CPUs, load average "
+           f"{machine['load_average']:.1f} at the start; medians of {report['repeats']} warm "
+           "runs", "",
+           "| image | codec | bpp | encode (s) | decode (s) |", "| --- | --- | --- | --- | --- |"]
+  for row in report["images"]:
+    for codec, r in row["codecs"].items():
+      lines.append(f"| {row['name']} | {codec} | {r['bpp']:.3f} | {r['encode_seconds']:.3g} "
+                   f"| {r['decode_seconds']:.3g} |")
+  lines += ["", f"Bound: the transforms' FLOPs at the float32 matmul rate, "
+            f"{matmul['gflops']:.1f} GFLOP/s ({matmul['size']}x{matmul['size']}).", "",
+            "| image | step | GFLOP | bound (s) | measured (s) | measured / bound |",
+            "| --- | --- | --- | --- | --- | --- |"]
+  for row in report["images"]:
+    for step, transform in (("encode", "analysis"), ("decode", "synthesis")):
+      measured = row["codecs"]["compressor"][f"{step}_seconds"]
+      lines.append(f"| {row['name']} | {step} ({transform}) | {row['flops'][step] / 1e9:.1f} "
+                   f"| {row['bound_seconds'][step]:.3g} | {measured:.3g} "
+                   f"| {row['measured_over_bound'][step]:.1f} |")
+  cold = report["cold_start"]
+  traced = ", ".join(f"{k} {v}" for k, v in report["tracing_counts"].items() if v)
+  lines += ["", f"Cold start on {cold['image']} (median of {cold['repeats']} fresh processes):",
+            "", "| | seconds |", "| --- | --- |",
+            f"| import (`import compressor.cli.compress`) | {cold['import_seconds']:.2f} |",
+            f"| `compressor compress`: import, model load, first trace, coding | "
+            f"{cold['compress_seconds']:.2f} |",
+            f"| warm encode | {cold['warm_encode_seconds']:.3g} |", "",
+            f"Graphs traced: {traced}" + (" (RETRACED)" if report["retraced"] else
+                                           " (once each, for every image size)")]
+  return lines
