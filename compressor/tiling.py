@@ -13,8 +13,9 @@ __all__ = [
     "tiles_needed",
 ]
 
-# Side of a tile's core in pixels. A tile and its context take about 0.6 GB
-# in the 128-filter transforms; the context adds 13% of work per tile.
+# Side of a tile's core in pixels. With its context, the first stage's output
+# of a 128-filter model is then 544x544x128 floats (0.15 GB), and the context
+# adds 13% to the analysis's work.
 DEFAULT_TILE_SIZE = 1024
 
 # A latent must depend only on the pixels around it for tiles to give the
