@@ -323,6 +323,17 @@ class _Trainer:
       for s, handler in previous.items():
         signal.signal(s, handler)
 
+  def _shared_stop(self, stop, out_of_time):
+    """(stop, out_of_time) of any worker: one worker's reason to stop is every worker's.
+
+    Only multi-worker runs pay for the all-reduce before every step; in one
+    process the local flags are everyone's.
+    """
+    if self.config.strategy != "multi_worker":
+      return stop, out_of_time
+    shared = self._sum_over_replicas(tf.constant([stop, out_of_time], tf.int64)).numpy() > 0
+    return bool(shared[0]), bool(shared[1])
+
   def _interrupted(self):
     self._save_checkpoint()
     raise TrainingError(
@@ -337,10 +348,8 @@ class _Trainer:
     deadline = window_start + 60.0 * config.max_minutes if config.max_minutes > 0 else None
     try:
       while int(self.step) < config.steps:
-        out_of_time = deadline is not None and time.monotonic() >= deadline
-        # One worker's reason to stop is every worker's, so that all stop at this step.
-        stop, out_of_time = self._sum_over_replicas(
-            tf.constant([self.stop_requested, out_of_time], tf.int64)).numpy() > 0
+        stop, out_of_time = self._shared_stop(
+            self.stop_requested, deadline is not None and time.monotonic() >= deadline)
         if stop:
           self._interrupted()
         if out_of_time:
