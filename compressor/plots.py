@@ -1,4 +1,4 @@
-"""Figures: rate-distortion curves and a side-by-side visual comparison."""
+"""Figures: rate-distortion curves, a side-by-side visual comparison, and coding cost by size."""
 
 import json
 import os
@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from compressor.images import read_image, split_alpha  # noqa: E402
 from compressor.metrics import ms_ssim_db, psnr  # noqa: E402
 
-__all__ = ["rd_plot", "visual_comparison"]
+__all__ = ["rd_plot", "scaling_plot", "visual_comparison"]
 
 
 def _load_references(paths):
@@ -90,3 +90,27 @@ def visual_comparison(image_path, curves, rows, path, crop=128, zoom=2):
     draw.text((i * (tile + 4) + 2, 3), label, fill="black")
   sheet.save(path)
   return path
+
+
+def scaling_plot(rows, path):
+  """Seconds and peak GiB against megapixels, encode and decode, tiled and whole."""
+  figure, (times, memory) = plt.subplots(1, 2, figsize=(10, 4))
+  for tiled, style in ((True, "-o"), (False, "--s")):
+    selected = sorted((r for r in rows if r["tiled"] == tiled), key=lambda r: r["megapixels"])
+    if not selected:
+      continue
+    megapixels = [r["megapixels"] for r in selected]
+    label = "tiled" if tiled else "whole image"
+    for what in ("encode", "decode"):
+      times.plot(megapixels, [r[f"{what}_seconds"] for r in selected], style,
+                 label=f"{what}, {label}")
+      memory.plot(megapixels, [r[f"{what}_peak_bytes"] / 2**30 for r in selected], style,
+                  label=f"{what}, {label}")
+  times.set(xlabel="megapixels", ylabel="seconds (CLI, incl. start-up)")
+  memory.set(xlabel="megapixels", ylabel="peak resident memory (GiB)")
+  for axes in (times, memory):
+    axes.grid(alpha=0.3)
+    axes.legend()
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)

@@ -9,23 +9,32 @@ import time
 import numpy as np
 from PIL import Image
 
-__all__ = ["make_large_photo", "measure_command", "measure_sizes", "plot_scaling"]
+from compressor.errors import CompressorError
+
+__all__ = [
+    "make_large_photo",
+    "measure_command",
+    "measure_sizes",
+    "mirrored_to_size",
+]
+
+
+def mirrored_to_size(photo, width, height):
+  """`photo` mirrored out (and cropped) to width x height: real content at its own scale.
+
+  Mirroring keeps the seams continuous, so the result codes like a photo
+  rather than like noise or flat colour.
+  """
+  pad = ((0, max(0, height - photo.shape[0])), (0, max(0, width - photo.shape[1])), (0, 0))
+  return np.ascontiguousarray(np.pad(photo, pad, mode="symmetric")[:height, :width])
 
 
 def make_large_photo(path, megapixels, source):
-  """Writes a photo of about `megapixels` MP: `source` mirrored in a grid (real image content).
-
-  Mirroring keeps the seams continuous, so the content codes like a photo
-  rather than like noise or flat colour.
-  """
+  """Writes a 4:3 photo of about `megapixels` MP, `source` mirrored out; returns its size."""
   side = math.sqrt(megapixels * 1e6)
   width, height = int(round(side * 4 / 3)), int(round(side * 3 / 4))
-  tile = np.concatenate([source, source[:, ::-1]], axis=1)
-  tile = np.concatenate([tile, tile[::-1]], axis=0)
-  reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
-  pixels = np.tile(tile, reps)[:height, :width]
   # Fast zlib level: the benchmark measures the codec, not PNG writing.
-  Image.fromarray(pixels).save(path, compress_level=1)
+  Image.fromarray(mirrored_to_size(source, width, height)).save(path, compress_level=1)
   return width, height
 
 
@@ -40,13 +49,17 @@ _PROBE = ("import os, subprocess, sys\n"
 
 
 def measure_command(command):
-  """(wall seconds, peak resident memory in bytes) of a command run to completion."""
+  """(wall seconds, peak resident memory in bytes) of a command run to completion.
+
+  A failing command raises CompressorError with its last line of stderr.
+  """
   start = time.monotonic()
   result = subprocess.run([sys.executable, "-c", _PROBE, *command], capture_output=True,
-                          text=True)
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   seconds = time.monotonic() - start
   if result.returncode != 0:
-    raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
+    lines = result.stderr.strip().splitlines() or ["no output"]
+    raise CompressorError(f"{' '.join(command)} failed: {lines[-1]}")
   return seconds, int(result.stdout.split()[-1]) * 1024  # Linux reports kilobytes.
 
 
@@ -89,31 +102,4 @@ def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
         os.remove(path)
     os.remove(image)
   return rows
-
-
-def plot_scaling(rows, path):
-  """Seconds and peak GiB against megapixels, encode and decode, tiled and whole."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  figure, (times, memory) = plt.subplots(1, 2, figsize=(10, 4))
-  for tiled, style in ((True, "-o"), (False, "--s")):
-    selected = sorted((r for r in rows if r["tiled"] == tiled), key=lambda r: r["megapixels"])
-    if not selected:
-      continue
-    megapixels = [r["megapixels"] for r in selected]
-    label = "tiled" if tiled else "whole image"
-    for what in ("encode", "decode"):
-      times.plot(megapixels, [r[f"{what}_seconds"] for r in selected], style,
-                 label=f"{what}, {label}")
-      memory.plot(megapixels, [r[f"{what}_peak_bytes"] / 2**30 for r in selected], style,
-                  label=f"{what}, {label}")
-  times.set(xlabel="megapixels", ylabel="seconds (CLI, incl. start-up)")
-  memory.set(xlabel="megapixels", ylabel="peak resident memory (GiB)")
-  for axes in (times, memory):
-    axes.grid(alpha=0.3)
-    axes.legend()
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
 

@@ -2,7 +2,6 @@
 
 import glob
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,6 +16,7 @@ from compressor.classical import codec_by_name
 from compressor.codec import compress_image, decompress_bytes
 from compressor.errors import CompressorError
 from compressor.images import DecodedImage, read_image, split_alpha
+from compressor.scaling import measure_command, mirrored_to_size
 from compressor.store import load_model
 
 __all__ = [
@@ -102,12 +102,6 @@ def matmul_rate(size=2048, repeats=5):
   return 2.0 * size ** 3 / seconds / 1e9
 
 
-def _fit(photo, width, height):
-  """The photo mirrored out to cover width x height (keeping its detail's scale), cropped."""
-  pad = ((0, max(0, height - photo.shape[0])), (0, max(0, width - photo.shape[1])), (0, 0))
-  return np.ascontiguousarray(np.pad(photo, pad, mode="symmetric")[:height, :width])
-
-
 def benchmark_images(sizes=DEFAULT_SIZES, pattern=None):
   """[(name, RGB pixels)]: the files matching `pattern` as they are, else astronaut at `sizes`."""
   if pattern:
@@ -121,7 +115,7 @@ def benchmark_images(sizes=DEFAULT_SIZES, pattern=None):
     raise CompressorError(
         "the default photo comes from scikit-image: pip install 'compressor[demo]'") from None
   photo = np.asarray(skimage.data.astronaut())
-  return [(f"astronaut-{w}x{h}", _fit(photo, w, h)) for w, h in sizes]
+  return [(f"astronaut-{w}x{h}", mirrored_to_size(photo, w, h)) for w, h in sizes]
 
 
 def tracing_counts(model):
@@ -149,17 +143,8 @@ def _time_codecs(model, pixels, repeats):
 
 
 def _wall_time(command, repeats):
-  """Median wall time of a command in fresh processes; fails with its last error line."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    times.append(time.perf_counter() - start)
-    if result.returncode != 0:
-      lines = result.stderr.strip().splitlines() or ["no output"]
-      raise CompressorError(f"{' '.join(command)} failed: {lines[-1]}")
-  return float(np.median(times))
+  """Median wall time of a command in fresh processes."""
+  return float(np.median([measure_command(command)[0] for _ in range(repeats)]))
 
 
 def _cold_start(model_dir, pixels, repeats):

@@ -13,7 +13,8 @@ import os
 
 from absl import app, flags
 
-from compressor.scaling import measure_sizes, plot_scaling
+from compressor.plots import scaling_plot
+from compressor.scaling import measure_sizes
 
 flags.DEFINE_list("megapixels", ["1", "16", "64", "100"], "Image sizes in megapixels.")
 flags.DEFINE_float("untiled_up_to", 16.0, "Also run without tiles up to this size.")
@@ -31,7 +32,7 @@ def main(argv):
                        tile_size=FLAGS.tile_size, untiled_up_to=FLAGS.untiled_up_to)
   with open(os.path.join(FLAGS.output_dir, "scaling.json"), "w") as f:
     json.dump(rows, f, indent=1)
-  plot_scaling(rows, os.path.join(FLAGS.output_dir, "scaling.png"))
+  scaling_plot(rows, os.path.join(FLAGS.output_dir, "scaling.png"))
   print(f"{'MP':>7} {'tiles':>5} {'bpp':>6} {'enc s':>7} {'s/MP':>6} {'enc GiB':>8} "
         f"{'dec s':>7} {'s/MP':>6} {'dec GiB':>8}")
   for r in rows:

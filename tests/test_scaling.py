@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from compressor.errors import CompressorError
 from compressor.scaling import make_large_photo, measure_command
 from conftest import random_image
 
@@ -31,5 +32,5 @@ def test_peak_memory_is_the_commands_own():
 
 
 def test_a_failing_command_is_an_error():
-  with pytest.raises(RuntimeError, match="boom"):
+  with pytest.raises(CompressorError, match="failed: boom$"):
     measure_command([sys.executable, "-c", "import sys; sys.exit('boom')"])
