@@ -51,6 +51,11 @@ def _to_pixels(reconstruction):
   return tf.cast(tf.round(tf.clip_by_value(reconstruction * 255.0, 0.0, 255.0)), tf.uint8)
 
 
+def _cropped(pixels, height, width):
+  """The image's own pixels of a padded reconstruction, as a contiguous array."""
+  return np.ascontiguousarray(pixels.numpy()[:height, :width])
+
+
 def _scale(index):
   """The Gaussian scale at a position in the scale table (fractional while training)."""
   return tf.exp(math.log(_SCALE_MIN) + _LOG_SCALE_STEP * index)
@@ -149,17 +154,13 @@ class _CodecModel(tf.keras.Model):
       raise ModelError("the model has no range-coding tables; export it first")
     return self._coders
 
-  @tf.function(input_signature=[_TENSOR_SPEC, tf.TensorSpec([], tf.int32),
-                                tf.TensorSpec([], tf.int32)])
-  def _synthesize(self, latents, height, width):
-    return _to_pixels(self.synthesis(latents)[0, :height, :width])
-
   @tf.function(input_signature=[_IMAGE_SPEC])
   def _analyze_tile(self, tile):
     return self.analysis(tf.cast(tile, tf.float32)[None] / 255.0)
 
   @tf.function(input_signature=[_TENSOR_SPEC])
-  def _synthesize_tile(self, latents):
+  def _synthesize(self, latents):
+    """8-bit pixels of [1, h, w, C] latents, uncropped: a whole padded image or one tile."""
     return _to_pixels(self.synthesis(latents)[0])
 
   def encode(self, image, tile_size=DEFAULT_TILE_SIZE):
@@ -190,11 +191,11 @@ class _CodecModel(tf.keras.Model):
           f"image under this model (expected shapes {expected})")
     strings = [tf.constant(string) for string in strings]
     if not tiles_needed(self.config, height, width, tile_size):
-      return self._synthesize(self._range_decode(strings, shapes), height, width).numpy()
+      return _cropped(self._synthesize(self._range_decode(strings, shapes)), height, width)
     pixels = np.empty((height, width, 3), np.uint8)
     top = 0
     bands = self._decoded_latent_bands(strings, shapes, tile_size)
-    for band in synthesize_in_bands(self._synthesize_tile, bands, self.config, height, width,
+    for band in synthesize_in_bands(self._synthesize, bands, self.config, height, width,
                                     tile_size):
       pixels[top:top + len(band)] = band
       top += len(band)
@@ -205,7 +206,7 @@ class _CodecModel(tf.keras.Model):
   def reconstruct(self, image):
     """The forward pass with hard quantization, as 8-bit pixels (no coding)."""
     height, width = image.shape[:2]
-    return self._synthesize(self._hard_latents(image), height, width).numpy()
+    return _cropped(self._synthesize(self._hard_latents(image)), height, width)
 
   def estimate_bits(self, image):
     """The entropy models' rate of an image under hard quantization: the ideal code length."""
