@@ -57,8 +57,9 @@ def bundle_model(source_dir, name, image_paths, measured_on, destination=None):
   """
   destination = destination or zoo.BUNDLED_DIR
   model = _half_precision_copy(load_model(source_dir))
-  metadata = dict(model.metadata)
-  metadata["bundled_from"] = os.path.abspath(source_dir)
+  # The metadata describes the model; the folders of the machine that bundled it
+  # (older exports recorded a training glob) mean nothing elsewhere.
+  metadata = {k: v for k, v in model.metadata.items() if k not in ("bundled_from", "train_glob")}
   os.makedirs(destination, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=f".{name}.", dir=destination)
   try:
@@ -96,7 +97,7 @@ def describe_bundled():
     metadata = read_description(directory).get("metadata", {})
     rows.append(BundledModel(
         name=name, quality=zoo.split_level_name(name)[1], lmbda=metadata.get("lambda"),
-        steps=metadata.get("steps"),
+        steps=metadata.get("total_steps", metadata.get("steps")),
         megabytes=os.path.getsize(os.path.join(directory, WEIGHTS_FILE)) / 1e6,
         measured=metadata.get("measured", {})))
   return rows

@@ -1,15 +1,24 @@
 """The training input pipeline: image files to batches of random crops."""
 
+import concurrent.futures
 import glob
 import os
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 from PIL import Image
 
 from compressor.errors import TrainingError
 
-__all__ = ["list_images", "training_dataset", "load_image_tensor"]
+__all__ = [
+    "cached_training_dataset",
+    "decode_for_cache",
+    "decoded_megabytes",
+    "list_images",
+    "load_image_tensor",
+    "training_dataset",
+]
 
 # What tf.io.decode_image reads; other files would fail inside the pipeline.
 _DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "BMP")
@@ -73,3 +82,72 @@ def training_dataset(files, patch_size, batch_size, seed=None):
   # An unreadable file drops out of the stream instead of stopping training.
   dataset = dataset.ignore_errors(log_warning=True)
   return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _covering_size(width, height, patch_size):
+  """(width, height) scaled up, as _random_crop does, so that the image covers the patch."""
+  scale = max(1.0, patch_size / min(width, height))
+  return int(np.ceil(width * scale)), int(np.ceil(height * scale))
+
+
+def decoded_megabytes(files, patch_size):
+  """What `decode_for_cache` would hold, in MB, from the files' headers alone."""
+  total = 0
+  for path in files:
+    with Image.open(path) as image:
+      width, height = _covering_size(*image.size, patch_size)
+    total += 3 * width * height
+  return total / 1e6
+
+
+def _decode_rgb(path, patch_size):
+  """One file as a uint8 HxWx3 array that covers the patch, or None if it cannot be read."""
+  try:
+    with Image.open(path) as image:
+      image = image.convert("RGB")
+  except (OSError, SyntaxError, ValueError) as e:
+    logging.warning("skipping training image %s: %s", path, e)
+    return None
+  size = _covering_size(*image.size, patch_size)
+  if size != image.size:
+    image = image.resize(size, Image.BILINEAR)
+  return np.asarray(image)
+
+
+def decode_for_cache(files, patch_size):
+  """Every readable file decoded once, as uint8 arrays; unreadable files are skipped."""
+  # Pillow releases the GIL while it decodes, so threads use every core.
+  with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+    images = [image for image in pool.map(lambda f: _decode_rgb(f, patch_size), files)
+              if image is not None]
+  if not images:
+    raise TrainingError(f"none of the {len(files)} training images could be decoded")
+  return images
+
+
+def cached_training_dataset(images, patch_size, batch_size, seed=None):
+  """Endless batches of float32 [0, 255] crops cut from images held in memory.
+
+  As `training_dataset`: every epoch visits each image once in a new random
+  order, and each visit cuts one crop at a random place. Nothing is decoded
+  again, so the two cores are left to the model.
+  """
+  rng = np.random.default_rng(seed)
+  def batches():
+    # A new array for every batch: TensorFlow may keep using the one it was given.
+    batch = np.empty((batch_size, patch_size, patch_size, 3), np.uint8)
+    filled = 0
+    while True:
+      for index in rng.permutation(len(images)):
+        image = images[index]
+        top = rng.integers(image.shape[0] - patch_size + 1)
+        left = rng.integers(image.shape[1] - patch_size + 1)
+        batch[filled] = image[top:top + patch_size, left:left + patch_size]
+        filled += 1
+        if filled == batch_size:
+          yield batch
+          batch = np.empty_like(batch)
+          filled = 0
+  dataset = tf.data.Dataset.from_generator(
+      batches, output_signature=tf.TensorSpec((batch_size, patch_size, patch_size, 3), tf.uint8))
+  return dataset.map(lambda batch: tf.cast(batch, tf.float32)).prefetch(tf.data.AUTOTUNE)

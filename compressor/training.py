@@ -14,20 +14,26 @@ import tensorflow as tf
 from absl import logging
 
 from compressor.config import ModelConfig
-from compressor.data import list_images, load_image_tensor, training_dataset
-from compressor.errors import TrainingError
+from compressor import zoo
+from compressor.data import (cached_training_dataset, decode_for_cache, decoded_megabytes,
+                             list_images, load_image_tensor, training_dataset)
+from compressor.errors import ModelError, TrainingError
 from compressor.fileio import write_atomically
 from compressor.metrics import psnr_from_mse as psnr
 from compressor.models import create_model, pad_to_multiple
-from compressor.store import save_model
+from compressor.store import load_model, read_description, save_model
 
-__all__ = ["STRATEGIES", "TrainingConfig", "resolve_model_config", "train", "rate_distortion"]
+__all__ = ["PRECISIONS", "STRATEGIES", "TrainingConfig", "resolve_model_config", "train",
+           "rate_distortion"]
 
 TRAIN_CONFIG_FILE = "train_config.json"
 CHECKPOINT_DIR = "checkpoints"
 # tf.distribute strategies: the default one (one device), MirroredStrategy (every
 # local device) and MultiWorkerMirroredStrategy (machines listed in TF_CONFIG).
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# bfloat16 lets oneDNN's graph rewrite run convolutions and matmuls in bfloat16 on CPUs
+# that have it; ops it deems unsafe (exp, log, the entropy models' sums) stay float32.
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass
@@ -47,14 +53,21 @@ class TrainingConfig:
   validation_every: int = 1000
   validation_images: int = 8
   seed: int = None
-  # A training directory whose latest checkpoint (weights, optimizer and step)
-  # starts a new run, e.g. to fine-tune a model for another lambda.
+  # What a new run starts from: a training directory's latest checkpoint (weights,
+  # optimizer and step), e.g. to fine-tune a model for another lambda; or the
+  # weights of an exported model directory or a bundled model's name, with a
+  # fresh optimizer and the step counter at 0.
   init_from: str = ""
   # Wall-clock budget of one invocation in minutes (0: none); the model is
   # exported when it runs out, as at the last step.
   max_minutes: float = 0.0
   # One of STRATEGIES; batch_size is the global batch, split across the replicas.
   strategy: str = "default"
+  # Decode the training images once and crop them in memory while they take at
+  # most this many MB; 0, or a larger set, streams them from the files.
+  cache_mb: float = 4096.0
+  # One of PRECISIONS, for training only: exported models compute in float32.
+  precision: str = "float32"
 
 
 def rate_distortion(images, reconstructions, bits):
@@ -65,22 +78,68 @@ def rate_distortion(images, reconstructions, bits):
   return bpp, mse
 
 
+def _is_training_dir(directory):
+  return os.path.isdir(os.path.join(directory, CHECKPOINT_DIR))
+
+
+def _exported_model_dir(init_from):
+  """The exported model or bundled model's directory that `init_from` names."""
+  try:
+    directory = zoo.resolve_model_dir(init_from)
+    read_description(directory)
+    return directory
+  except ModelError:
+    raise TrainingError(f"--init_from {init_from} is neither a training directory (no "
+                        f"{CHECKPOINT_DIR}/), an exported model directory nor a bundled "
+                        "model's name") from None
+
+
+def _read_train_config(directory):
+  with open(os.path.join(directory, TRAIN_CONFIG_FILE)) as f:
+    return json.load(f)
+
+
+def _steps_before(model_dir, init_from):
+  """Steps that trained the starting weights before this run's step counter began.
+
+  A run started from an exported model counts its own steps from 0; the total
+  that the export reports adds the steps of the model it started from.
+  """
+  for directory in (model_dir, init_from):
+    if directory and os.path.exists(os.path.join(directory, TRAIN_CONFIG_FILE)):
+      return int(_read_train_config(directory).get("steps_before", 0))
+  if not init_from or _is_training_dir(init_from):
+    return 0
+  metadata = read_description(_exported_model_dir(init_from)).get("metadata", {})
+  return int(metadata.get("total_steps", metadata.get("steps", 0)))
+
+
+def _saved_model_config(model_dir, init_from):
+  """(directory, config) of the run being resumed or started from; config None for a new run."""
+  for directory in (model_dir, init_from):
+    if directory and (directory == model_dir or _is_training_dir(directory)):
+      try:
+        return directory, ModelConfig.from_dict(
+            _read_train_config(directory)["model_config"])
+      except FileNotFoundError:
+        if directory != model_dir:
+          raise TrainingError(f"--init_from {directory} is not a training directory "
+                              f"(no {TRAIN_CONFIG_FILE})") from None
+  if not init_from:
+    return model_dir, None
+  exported = _exported_model_dir(init_from)
+  return exported, ModelConfig.from_dict(read_description(exported)["config"])
+
+
 def resolve_model_config(model_dir, overrides, init_from=None):
   """The saved config of a run being resumed (or of `init_from`), else defaults plus `overrides`.
 
   Resuming with an architecture field that differs from the saved one is an
   error: the checkpoint could not be restored into a different network.
   """
-  path = os.path.join(model_dir, TRAIN_CONFIG_FILE)
-  if not os.path.exists(path) and init_from:
-    model_dir, path = init_from, os.path.join(init_from, TRAIN_CONFIG_FILE)
-    if not os.path.exists(path):
-      raise TrainingError(f"--init_from {init_from} is not a training directory "
-                          f"(no {TRAIN_CONFIG_FILE})")
-  if not os.path.exists(path):
+  model_dir, saved = _saved_model_config(model_dir, init_from)
+  if saved is None:
     return ModelConfig.from_dict({**ModelConfig().to_dict(), **overrides})
-  with open(path) as f:
-    saved = ModelConfig.from_dict(json.load(f)["model_config"])
   conflicts = [f"{k}={v!r} (saved: {getattr(saved, k)!r})"
                for k, v in overrides.items()
                if ModelConfig.from_dict({**saved.to_dict(), k: v}) != saved]
@@ -152,6 +211,12 @@ class _Trainer:
     if not self.is_chief:
       # Validation only logs and writes summaries, which is the chief's job.
       self.validation_files = []
+    if config.precision not in PRECISIONS:
+      raise TrainingError(f"unknown precision {config.precision!r}; choose one of "
+                          f"{', '.join(PRECISIONS)}")
+    tf.config.optimizer.set_experimental_options(
+        {"auto_mixed_precision_onednn_bfloat16": config.precision == "bfloat16"})
+    self.steps_before = _steps_before(model_dir, config.init_from)
     if config.seed is not None:
       # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
       tf.keras.utils.set_random_seed(config.seed)
@@ -189,7 +254,8 @@ class _Trainer:
 
   def _write_train_config(self):
     description = {"model_config": self.model.config.to_dict(),
-                   "training": dataclasses.asdict(self.config)}
+                   "training": dataclasses.asdict(self.config),
+                   "steps_before": self.steps_before}
     text = json.dumps(description, indent=2) + "\n"
     write_atomically(os.path.join(self.model_dir, TRAIN_CONFIG_FILE),
                      lambda f: f.write(text.encode()), overwrite=True)
@@ -233,8 +299,20 @@ class _Trainer:
         raise TrainingError(f"{len(self.files)} training images cannot be shared among "
                             f"{context.num_input_pipelines} workers")
       files = self.files[context.input_pipeline_id::context.num_input_pipelines]
-      return training_dataset(files, config.patch_size, self.replica_batch_size,
-                              seed=config.seed)
+      megabytes = decoded_megabytes(files, config.patch_size)
+      if megabytes > config.cache_mb:
+        if config.cache_mb > 0:
+          logging.warning("the %d training images take %.0f MB decoded, over --cache_mb "
+                          "%g: decoding them from their files at every step instead, which "
+                          "is slower", len(files), megabytes, config.cache_mb)
+        return training_dataset(files, config.patch_size, self.replica_batch_size,
+                                seed=config.seed)
+      started = time.monotonic()
+      images = decode_for_cache(files, config.patch_size)
+      self._log("decoded %d training images (%.0f MB) into memory in %.1f s", len(images),
+                megabytes, time.monotonic() - started)
+      return cached_training_dataset(images, config.patch_size, self.replica_batch_size,
+                                     seed=config.seed)
     return iter(self.strategy.distribute_datasets_from_function(dataset))
 
   def _validate(self):
@@ -264,12 +342,24 @@ class _Trainer:
       shutil.rmtree(self.scratch_dir)
 
   def _starting_checkpoint(self):
+    """The checkpoint to restore: this run's, else --init_from's; None for a new run.
+
+    An --init_from that is an exported or bundled model gives its weights to the
+    model here, and the run starts with a fresh optimizer at step 0.
+    """
     latest = tf.train.latest_checkpoint(self.checkpoint_dir)
-    if latest or not self.config.init_from:
+    init_from = self.config.init_from
+    if latest or not init_from:
       return latest
-    source = tf.train.latest_checkpoint(os.path.join(self.config.init_from, CHECKPOINT_DIR))
+    if not _is_training_dir(init_from):
+      source = load_model(_exported_model_dir(init_from))
+      self.model.set_named_weights(source.named_weights())
+      self._log("starting from the weights of model %r (%d steps)", source.model_name,
+                self.steps_before)
+      return None
+    source = tf.train.latest_checkpoint(os.path.join(init_from, CHECKPOINT_DIR))
     if source is None:
-      raise TrainingError(f"--init_from {self.config.init_from} has no checkpoint")
+      raise TrainingError(f"--init_from {init_from} has no checkpoint")
     return source
 
   def _check_same_step(self):
@@ -400,7 +490,8 @@ class _Trainer:
     metadata = {
         "lambda": self.config.lmbda,
         "steps": int(self.step),
-        "train_glob": self.config.train_glob,
+        "total_steps": self.steps_before + int(self.step),
+        "train_images": len(self.files),
         "patch_size": self.config.patch_size,
         "batch_size": self.config.batch_size,
         "learning_rate": self.config.learning_rate,

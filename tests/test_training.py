@@ -1,6 +1,7 @@
 """Training: the loss goes down, runs resume, interruptions and NaNs lose nothing."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,9 +11,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from compressor import training
+from compressor import training, zoo
 from compressor.codec import compress_image
-from compressor.data import training_dataset
+from compressor.data import cached_training_dataset, decode_for_cache, training_dataset
 from compressor.errors import TrainingError
 from compressor.images import DecodedImage
 from compressor.metrics import mse
@@ -167,11 +168,97 @@ def test_init_from_starts_a_new_run_from_another_runs_checkpoint(photo_dir, tmp_
   assert checkpoint_value(source, "step/.ATTRIBUTES/VARIABLE_VALUE") == 10  # untouched
 
 
-def test_init_from_needs_a_checkpoint(photo_dir, tmp_path):
-  with pytest.raises(TrainingError, match="is not a training directory"):
+def test_init_from_needs_a_checkpoint_or_a_model(photo_dir, tmp_path):
+  neither = "is neither a training directory .* nor a bundled model's name"
+  with pytest.raises(TrainingError, match=neither):
     resolve_model_config(str(tmp_path / "new"), {}, init_from=str(tmp_path))
-  with pytest.raises(TrainingError, match="has no checkpoint"):
+  with pytest.raises(TrainingError, match=neither):
     train(str(tmp_path / "new"), TINY, config(photo_dir, init_from=str(tmp_path)))
+  (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+  with pytest.raises(TrainingError, match="has no checkpoint"):
+    train(str(tmp_path / "new"), TINY, config(photo_dir, init_from=str(tmp_path / "run")))
+
+
+def test_init_from_an_exported_or_bundled_model_takes_its_weights_only(
+    photo_dir, tmp_path, monkeypatch):
+  source = tmp_path / "source"
+  train(str(source), TINY, config(photo_dir, steps=6))
+  # Only what an exported model ships: no checkpoints, no training state.
+  exported = tmp_path / "bundled" / "tiny-q1"
+  exported.mkdir(parents=True)
+  for name in ("model.json", "weights.npz"):
+    shutil.copy(source / name, exported / name)
+  weights = load_model(str(source)).named_weights()
+  assert resolve_model_config(str(tmp_path / "new"), {}, init_from=str(exported)) == TINY
+
+  started = str(tmp_path / "from-dir")
+  train(started, TINY, config(photo_dir, steps=0, init_from=str(exported)))
+  for name, value in load_model(started).named_weights().items():
+    np.testing.assert_array_equal(value, weights[name])
+  train(started, TINY, config(photo_dir, steps=4, init_from=str(exported)))
+  # A fresh optimizer and step counter; the total counts the source's steps too.
+  assert checkpoint_value(started, "step/.ATTRIBUTES/VARIABLE_VALUE") == 4
+  assert checkpoint_value(started, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 4
+  metadata = load_model(started).metadata
+  assert (metadata["steps"], metadata["total_steps"]) == (4, 10)
+
+  # A bundled model by name, and a level fine-tuned from that run keeps the count.
+  monkeypatch.setattr(zoo, "BUNDLED_DIR", str(tmp_path / "bundled"))
+  by_name = str(tmp_path / "from-name")
+  train(by_name, TINY, config(photo_dir, steps=0, init_from="tiny-q1"))
+  for name, value in load_model(by_name).named_weights().items():
+    np.testing.assert_array_equal(value, weights[name])
+  level = str(tmp_path / "level")
+  train(level, TINY, config(photo_dir, steps=6, init_from=started))
+  assert load_model(level).metadata["total_steps"] == 12
+
+
+def _marked_images(sizes):
+  """Images whose pixels say which image and where: (index, row, column) in the channels."""
+  images = []
+  for index, (height, width) in enumerate(sizes):
+    rows, columns = np.mgrid[0:height, 0:width]
+    images.append(np.stack([np.full_like(rows, index), rows, columns], -1).astype(np.uint8))
+  return images
+
+
+def test_cached_pipeline_cuts_true_crops_of_every_image():
+  images = _marked_images([(40, 50), (32, 32), (60, 33), (90, 45), (33, 70)])
+  dataset = cached_training_dataset(images, patch_size=32, batch_size=3, seed=4)
+  seen = set()
+  for batch in dataset.take(4).as_numpy_iterator():
+    assert batch.shape == (3, 32, 32, 3) and batch.dtype == np.float32
+    for crop in batch.astype(np.uint8):
+      index, top, left = crop[0, 0]
+      image = images[index]
+      # A window of the image it names, anywhere in it: the crops are not all at one place.
+      np.testing.assert_array_equal(crop, image[top:top + 32, left:left + 32])
+      seen.add((int(index), int(top), int(left)))
+  # Each epoch visits every image once: 12 crops cover all 5 images.
+  assert {index for index, _, _ in seen} == set(range(5))
+  assert len({(top, left) for _, top, left in seen}) > 2
+
+
+def test_cache_decodes_files_once_and_upscales_small_images(tmp_path):
+  Image.fromarray(photo("coffee")[:20, :40]).save(tmp_path / "small.png")
+  Image.fromarray(photo("astronaut")[:64, :48]).save(tmp_path / "large.png")
+  (tmp_path / "broken.png").write_bytes(b"not a png")
+  files = [str(tmp_path / n) for n in ("small.png", "large.png", "broken.png")]
+  small, large = decode_for_cache(files, patch_size=32)
+  assert small.shape == (32, 64, 3) and small.dtype == np.uint8
+  np.testing.assert_array_equal(large, photo("astronaut")[:64, :48])
+  assert training.decoded_megabytes(files[:2], 32) == pytest.approx(
+      (32 * 64 + 64 * 48) * 3 / 1e6)
+
+
+def test_a_training_set_over_the_cache_limit_is_streamed(photo_dir, tmp_path, monkeypatch):
+  calls = []
+  monkeypatch.setattr(training, "training_dataset",
+                      lambda *args, **kwargs: calls.append(args) or training_dataset(
+                          *args, **kwargs))
+  monkeypatch.setattr(training, "decode_for_cache", lambda *args: pytest.fail("cached"))
+  train(str(tmp_path / "streamed"), TINY, config(photo_dir, steps=1, cache_mb=0.5))
+  assert len(calls) == 1
 
 
 def test_time_budget_stops_checkpoints_and_exports(photo_dir, tmp_path):

@@ -7,7 +7,8 @@ from absl import app, flags, logging
 from compressor.cli.common import no_positional, user_errors
 from compressor.config import ModelConfig, NORMALIZATIONS
 from compressor.models import MODEL_CLASSES
-from compressor.training import STRATEGIES, TrainingConfig, resolve_model_config, train
+from compressor.training import (PRECISIONS, STRATEGIES, TrainingConfig, resolve_model_config,
+                                 train)
 
 _DEFAULTS = ModelConfig()
 _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",
@@ -42,11 +43,20 @@ flags.DEFINE_integer("seed", None, "Seed for data order and initialization.")
 flags.DEFINE_float("max_minutes", 0.0, "Stop and export after this many minutes of training "
                    "(0: no limit); run again to go on.")
 flags.DEFINE_string("init_from", "", "Start a new --model_dir from the latest checkpoint of "
-                    "this training directory (e.g. to fine-tune for another --lambda).")
+                    "this training directory (weights, optimizer and step; e.g. to fine-tune "
+                    "for another --lambda), or from the weights of an exported model "
+                    "directory or a bundled model's name (fresh optimizer, step 0).")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
                   "tf.distribute strategy: one device, every local device (mirrored), or "
                   "the machines in $TF_CONFIG (multi_worker). --batchsize is split "
                   "across them.")
+flags.DEFINE_float("cache_mb", 4096, "Decode the training images once and crop them in "
+                   "memory if they take at most this many MB decoded (0: decode every crop "
+                   "from its file).")
+flags.DEFINE_enum("precision", "float32", list(PRECISIONS),
+                  "Compute of training steps: bfloat16 runs convolutions in bfloat16 where "
+                  "the CPU has it (losses and entropy models stay float32). Exported "
+                  "models are float32 either way.")
 flags.mark_flags_as_required(["model_dir", "train_glob"])
 FLAGS = flags.FLAGS
 
@@ -81,7 +91,7 @@ def main(argv):
       log_every=FLAGS.log_every, validation_glob=FLAGS.validation_glob,
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
       seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes,
-      strategy=FLAGS.strategy)
+      strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision)
   train(FLAGS.model_dir, model_config, config, name=FLAGS.name)
 
 

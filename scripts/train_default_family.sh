@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One stretch of the default family's training campaign: the base run at lambda 0.01 from the
+# weights of a bundled (or exported) model, then every quality level fine-tuned from it.
+# Each run stops at its time budget and exports; Ctrl-C or SIGTERM saves a checkpoint, and the
+# same command resumes. Then bundle the levels with `compressor models --add` (README).
+#
+#   scripts/train_default_family.sh TRAIN_GLOB RUN_DIR INIT_FROM BASE_MINUTES LEVEL_MINUTES
+#   nice -n 10 scripts/train_default_family.sh '../shared/data/train/**/*' runs/family \
+#     bmshj2018-factorized-q3 70 12 > runs/family.log 2>&1 &
+set -euo pipefail
+train_glob=$1 run_dir=$2 init_from=$3 base_minutes=$4 level_minutes=$5
+family=configs/bmshj2018-factorized-family
+compressor train --flagfile="$family/base.flags" --train_glob="$train_glob" \
+  --model_dir="$run_dir/base" --init_from="$init_from" --max_minutes="$base_minutes"
+for flagfile in "$family"/q*.flags; do
+  level=$(basename "$flagfile" .flags)
+  compressor train --flagfile="$flagfile" --train_glob="$train_glob" \
+    --model_dir="$run_dir/$level" --init_from="$run_dir/base" --max_minutes="$level_minutes"
+done
