@@ -76,12 +76,8 @@ def _explicit_model_flags():
   return overrides
 
 
-@user_errors
-def main(argv):
-  no_positional(argv)
-  logging.set_verbosity(logging.INFO)
-  # `kill` stops training as Ctrl-C does: a checkpoint is written first.
-  signal.signal(signal.SIGTERM, signal.default_int_handler)
+def configs_from_flags():
+  """(ModelConfig, TrainingConfig) that the parsed flags ask for."""
   model_config = resolve_model_config(FLAGS.model_dir, _explicit_model_flags(),
                                       FLAGS.init_from)
   config = TrainingConfig(
@@ -92,6 +88,16 @@ def main(argv):
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
       seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes,
       strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision)
+  return model_config, config
+
+
+@user_errors
+def main(argv):
+  no_positional(argv)
+  logging.set_verbosity(logging.INFO)
+  # `kill` stops training as Ctrl-C does: a checkpoint is written first.
+  signal.signal(signal.SIGTERM, signal.default_int_handler)
+  model_config, config = configs_from_flags()
   train(FLAGS.model_dir, model_config, config, name=FLAGS.name)
 
 
