@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from compressor.images import read_image, split_alpha  # noqa: E402
 from compressor.metrics import ms_ssim_db, psnr  # noqa: E402
 
-__all__ = ["rd_plot", "scaling_plot", "visual_comparison"]
+__all__ = ["learning_curve_plot", "rd_plot", "scaling_plot", "visual_comparison"]
 
 
 def _load_references(paths):
@@ -114,3 +114,32 @@ def scaling_plot(rows, path):
   figure.tight_layout()
   figure.savefig(path, dpi=100)
   plt.close(figure)
+
+
+def learning_curve_plot(points, path):
+  """BD-rate against the anchors, and each level's PSNR, against total training steps."""
+  figure, (rates, levels) = plt.subplots(1, 2, figsize=(11, 4.2))
+  steps = [p["total_steps"] for p in points]
+  anchors = sorted({k[len("bd_rate_vs_"):] for p in points for k in p
+                    if k.startswith("bd_rate_vs_")})
+  for anchor in anchors:
+    rates.plot(steps, [p.get(f"bd_rate_vs_{anchor}") for p in points], "o-",
+               label=f"against {anchor}")
+  rates.axhline(0, color="black", linewidth=0.8)
+  rates.set(xlabel="total training steps", ylabel="BD-rate (%), PSNR; below 0 is better",
+            xscale="log")
+  qualities = sorted({level["quality"] for p in points for level in p["levels"]})
+  for quality in qualities:
+    at = [(p["total_steps"], level) for p in points for level in p["levels"]
+          if level["quality"] == quality]
+    levels.plot([s for s, _ in at], [level["psnr"] for _, level in at], "o-",
+                label=f"level {quality}")
+  levels.set(xlabel="total training steps", ylabel="PSNR (dB) on the validation set",
+             xscale="log")
+  for axes in (rates, levels):
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+  return path
