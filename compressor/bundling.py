@@ -39,10 +39,11 @@ def _measure(model, image_paths):
     image = read_image(path)
     rgb = split_alpha(image)[0]
     data = compress_image(model, image)
-    decoded = decompress_bytes(data, model).pixels
+    # As RGB, as the model coded it: gray layouts decode to one channel.
+    decoded = split_alpha(decompress_bytes(data, model))[0]
     height, width = rgb.shape[:2]
     bpps.append(8.0 * len(data) / (height * width))
-    psnrs.append(psnr(rgb, decoded[..., :3]))
+    psnrs.append(psnr(rgb, decoded))
     if i % 10 == 0 or i == len(image_paths):
       logging.info("measured %d/%d images", i, len(image_paths))
   return dict(images=len(image_paths), bpp=float(np.mean(bpps)), psnr=float(np.mean(psnrs)))

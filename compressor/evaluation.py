@@ -13,6 +13,7 @@ from compressor.bdrate import bd_quality, bd_rate
 from compressor.classical import codec_by_name
 from compressor.codec import compress_image, decompress_bytes
 from compressor.errors import EvaluationError
+from compressor.fileio import write_text_atomically
 from compressor.images import DecodedImage, read_image, split_alpha
 from compressor.metrics import ms_ssim, ms_ssim_db, psnr
 from compressor.store import load_model, read_description
@@ -212,15 +213,14 @@ def evaluate(images, curves, output_dir, anchor="jpeg-420", references=(),
   rows = read_rows(csv_path)
   results = [curve_results(rows, c) for c in curves]
   for result in results:
-    with open(os.path.join(output_dir, "curves", f"{result['name']}.json"), "w") as f:
-      json.dump(result, f, indent=2)
+    write_text_atomically(os.path.join(output_dir, "curves", f"{result['name']}.json"),
+                          json.dumps(result, indent=2))
   outputs = {"per_image": csv_path, "curves": os.path.join(output_dir, "curves")}
   if anchor:
     table = bd_table(results, anchor)
-    with open(os.path.join(output_dir, "bd_table.json"), "w") as f:
-      json.dump(table, f, indent=2)
-    with open(os.path.join(output_dir, "bd_table.md"), "w") as f:
-      f.write(_markdown(table))
+    write_text_atomically(os.path.join(output_dir, "bd_table.json"),
+                          json.dumps(table, indent=2))
+    write_text_atomically(os.path.join(output_dir, "bd_table.md"), _markdown(table))
     outputs["bd_table"] = os.path.join(output_dir, "bd_table.md")
   title = f"solid: measured on {dataset or f'{len(images)} images'}"
   if references:

@@ -6,7 +6,7 @@ import tempfile
 
 from compressor.errors import CompressorError
 
-__all__ = ["check_output_path", "write_atomically"]
+__all__ = ["check_output_path", "write_atomically", "write_text_atomically"]
 
 
 def check_output_path(path, overwrite, inputs=()):
@@ -50,3 +50,8 @@ def write_atomically(path, write, overwrite):
   finally:
     with contextlib.suppress(FileNotFoundError):
       os.unlink(temp)
+
+
+def write_text_atomically(path, text):
+  """Replaces `path` with `text` (UTF-8) in one rename: readers see the old or the new file."""
+  write_atomically(path, lambda f: f.write(text.encode()), overwrite=True)

@@ -4,7 +4,7 @@ import json
 import os
 
 from compressor.bdrate import bd_quality, bd_rate
-from compressor.fileio import write_atomically
+from compressor.fileio import write_text_atomically
 
 __all__ = ["add_point", "curve_point", "read_points"]
 
@@ -57,6 +57,5 @@ def add_point(path, point):
   """Appends a point to the JSON file at `path` (a point of the same date is replaced)."""
   points = [p for p in read_points(path) if p["date"] != point["date"]] + [point]
   points.sort(key=lambda p: (p["total_steps"], p["date"]))
-  text = json.dumps({"points": points}, indent=2) + "\n"
-  write_atomically(path, lambda f: f.write(text.encode()), overwrite=True)
+  write_text_atomically(path, json.dumps({"points": points}, indent=2) + "\n")
   return points

@@ -15,7 +15,7 @@ import json
 
 from absl import app, flags
 
-from compressor.fileio import write_atomically
+from compressor.fileio import write_text_atomically
 from compressor.speed import matmul_rate
 from compressor.training_speed import benchmark, format_report
 
@@ -45,8 +45,7 @@ def main(argv):
                      FLAGS.precisions, threads, matmul_gflops=matmul_rate())
   print(format_report(report))
   if FLAGS.output_json:
-    text = json.dumps(report, indent=2) + "\n"
-    write_atomically(FLAGS.output_json, lambda f: f.write(text.encode()), overwrite=True)
+    write_text_atomically(FLAGS.output_json, json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from compressor import bundling, codec, store, zoo
 from compressor.errors import ModelError
@@ -62,10 +63,14 @@ def test_no_bundled_default(tmp_path, monkeypatch):
 
 def test_bundling_halves_weights_and_records_measured_rate(tmp_path, trained_model_dir,
                                                            trained_model, photo_dir):
-  images = sorted(str(p) for p in photo_dir.glob("*.png"))[:2]
+  # A grayscale photo too: it codes as RGB and decodes as one channel.
+  gray = tmp_path / "gray.png"
+  Image.fromarray(photo("coffee")[:96, :128]).convert("L").save(gray)
+  images = sorted(str(p) for p in photo_dir.glob("*.png"))[:1] + [str(gray)]
+  destination = tmp_path / "bundled"
   target, measured = bundling.bundle_model(trained_model_dir, f"{FAMILY}-q1", images,
-                                           "two photos", destination=str(tmp_path))
-  assert os.listdir(tmp_path) == [f"{FAMILY}-q1"]  # no staging directory left behind
+                                           "two photos", destination=str(destination))
+  assert os.listdir(destination) == [f"{FAMILY}-q1"]  # no staging directory left behind
   with np.load(os.path.join(target, store.WEIGHTS_FILE)) as data:
     weights = [k for k in data.files if not k.startswith("coding/")]
     assert {data[k].dtype for k in weights} == {np.dtype(np.float16)}
@@ -81,6 +86,8 @@ def test_bundling_halves_weights_and_records_measured_rate(tmp_path, trained_mod
   assert measured["images"] == 2 and measured["on"] == "two photos"
   assert 0 < measured["bpp"] < 24 and 10 < measured["psnr"] < 60
   assert bundled.metadata["measured"] == measured
+  # The metadata describes the model, not the folders of the machine that bundled it.
+  assert not any(isinstance(v, str) and os.sep in v for v in bundled.metadata.values())
 
 
 class _FakeModel:

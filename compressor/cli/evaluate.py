@@ -52,7 +52,8 @@ def main(argv):
   for kind, path in outputs.items():
     print(f"{kind}: {path}")
   if "bd_table" in outputs:
-    print(open(outputs["bd_table"]).read(), end="")
+    with open(outputs["bd_table"]) as f:
+      print(f.read(), end="")
 
 
 def run(argv):
