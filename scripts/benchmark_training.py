@@ -1,4 +1,4 @@
-"""Time-to-quality benchmark: training recipes side by side for the same wall-clock budget.
+"""Time-to-quality benchmark: training recipes in turn, each alone for one wall-clock budget.
 
   python scripts/benchmark_training.py --minutes 35 \
     --recipe reference=configs/bmshj2018-factorized.flags --recipe quick=configs/quick-cpu.flags \

@@ -1,4 +1,4 @@
-"""Time-to-quality: the matched-bpp comparison, and two recipes trained side by side."""
+"""Time-to-quality: the matched-bpp comparison, and two recipes trained one after the other."""
 
 import json
 import os
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from compressor.errors import CompressorError
 from compressor.time_to_quality import compare_recipes, gain_over_anchor
 from conftest import photo
 
@@ -22,7 +23,7 @@ def test_gain_is_measured_against_the_anchor_at_the_same_rate():
   assert gain_over_anchor({"bpp": 3.0, "psnr-rgb": 20.0}, ANCHOR) is None
 
 
-def test_two_recipes_train_side_by_side_and_are_measured(photo_dir, tmp_path):
+def test_two_recipes_train_in_turn_and_are_measured(photo_dir, tmp_path):
   common = ["--architecture=factorized", "--num_filters=16", "--latent_channels=16",
             "--kernel_sizes=5,5,5,5", "--strides=2,2,2,2", "--patchsize=64",
             "--batchsize=2", "--log_every=5", "--checkpoint_every=1000"]
@@ -44,3 +45,11 @@ def test_two_recipes_train_side_by_side_and_are_measured(photo_dir, tmp_path):
     assert 0 < r["bpp"] < 24 and 5 < r["psnr"] < 60
   assert json.load(open(out / "time_to_quality.json")) == report
   assert os.path.exists(out / "evaluation" / "rd.png")
+
+
+def test_a_failed_recipe_is_named_with_its_log(photo_dir, tmp_path):
+  broken = tmp_path / "broken.flags"
+  broken.write_text("--num_filters=notanumber\n")
+  with pytest.raises(CompressorError, match=r"training broken failed; see .*broken\.log"):
+    compare_recipes([("broken", str(broken))], 0.05, str(photo_dir / "*.png"), [],
+                    str(tmp_path))
