@@ -33,6 +33,8 @@ def test_names_levels_default_and_paths(bundle, trained_model_dir):
   assert list(zoo.quality_levels()) == [1, 2, 5]
   assert zoo.resolve_model_dir() == str(bundle / f"{FAMILY}-q2")  # the middle level
   assert zoo.resolve_model_dir(quality=5) == str(bundle / f"{FAMILY}-q5")
+  assert [zoo.default_quality(dict.fromkeys(levels)) for levels in
+          ([1], [1, 2], [1, 2, 3], [1, 2, 3, 4], [2, 4, 6, 8, 9])] == [1, 2, 2, 3, 6]
   assert zoo.resolve_model_dir(FAMILY, quality=1) == str(bundle / f"{FAMILY}-q1")
   assert zoo.resolve_model_dir("other") == str(bundle / "other")
   assert zoo.resolve_model_dir(trained_model_dir) == trained_model_dir
