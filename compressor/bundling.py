@@ -86,7 +86,7 @@ class BundledModel:
   name: str
   quality: int  # None for a model outside a family (not named FAMILY-qN)
   lmbda: float
-  steps: int
+  steps: int  # in total, with the steps of the model its training started from
   megabytes: float
   measured: dict
 

@@ -18,13 +18,13 @@ FLAGS = flags.FLAGS
 
 
 def _table(rows):
-  lines = [f"{'name':34} {'quality':>7} {'lambda':>8} {'steps':>7} {'MB':>6}  measured"]
+  lines = [f"{'name':34} {'quality':>7} {'lambda':>8} {'total steps':>11} {'MB':>6}  measured"]
   for row in rows:
     measured = row.measured
     measured = (f"{measured['bpp']:.3f} bpp, {measured['psnr']:.2f} dB on {measured['on']} "
                 f"({measured['images']} images)") if measured else "not measured"
     lines.append(f"{row.name:34} {row.quality or '-':>7} {row.lmbda or '-':>8} "
-                 f"{row.steps or '-':>7} {row.megabytes:6.1f}  {measured}")
+                 f"{row.steps or '-':>11} {row.megabytes:6.1f}  {measured}")
   return "\n".join(lines)
 
 
