@@ -63,6 +63,14 @@ def _normalization(kind, inverse, name, channels):
 class _ConfiguredSequential(tf.keras.Sequential):
   """A Sequential rebuilt from the constructor arguments that subclasses keep in _settings."""
 
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    # On its first input, a Sequential without an input shape builds a symbolic Keras graph
+    # of itself, running autograph over every layer: half of a command's start-up time.
+    # Keras' deferred mode calls the layers one after the other instead, with the same
+    # weights, names and checkpoints.
+    self._use_legacy_deferred_behavior = True
+
   def get_config(self):
     return dict(name=self.name, **self._settings)
 
