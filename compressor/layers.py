@@ -1,5 +1,7 @@
 """Normalization layers for the transforms: GDN / IGDN and group, instance and layer norm."""
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
@@ -41,17 +43,37 @@ class GDN(tfc.GDN):
     reparam_offset: offset of the square-root reparameterization.
     data_format: 'channels_last' or 'channels_first'.
     simplified: if True, the simplified form without squares and square root.
-    **kwargs: Keras layer arguments: `activity_regularizer`, `trainable`,
-      `name`, `dtype`.
+    beta_parameter, gamma_parameter: as in `tfc.GDN`: None (the default)
+      trains the parameter as above; a tensor fixes it (it is not a weight, and
+      `beta_min`, `gamma_init` and `reparam_offset` do not apply to it); a
+      callable, such as a `tfc.GDNParameter`, computes it.
+    **kwargs: `rectify` (tfc.GDN's: a ReLU before the normalization) and the
+      Keras layer arguments: `activity_regularizer`, `trainable`, `name`, `dtype`.
   """
+
+  # tfc.GDN arguments that `simplified`, `beta_min`, `gamma_init` and
+  # `reparam_offset` set: given as well, they would be overridden or lost.
+  _SET_HERE = ("alpha_parameter", "epsilon_parameter", "alpha_initializer",
+               "beta_initializer", "gamma_initializer", "epsilon_initializer")
 
   def __init__(self, inverse=False, beta_min=1e-6, gamma_init=0.1,
                reparam_offset=2 ** -18, data_format="channels_last",
-               simplified=False, **kwargs):
+               simplified=False, beta_parameter=None, gamma_parameter=None,
+               **kwargs):
+    given = sorted(set(kwargs) & set(self._SET_HERE))
+    if given:
+      raise ValueError(
+          f"GDN does not take {', '.join(given)}: use simplified, beta_min, "
+          f"gamma_init and reparam_offset, or beta_parameter and gamma_parameter")
     super().__init__(
         inverse=inverse, data_format=data_format,
         alpha_parameter=1 if simplified else 2,
-        epsilon_parameter=1 if simplified else 0.5, **kwargs)
+        epsilon_parameter=1 if simplified else 0.5,
+        beta_parameter=beta_parameter, gamma_parameter=gamma_parameter, **kwargs)
+    # The parameters that build creates; the others are the caller's, given here
+    # or set as attributes before build as tfc.GDN allows. (A frozenset, which
+    # Keras does not wrap as a trackable object.)
+    self._created = frozenset()
     if beta_min <= 0:
       raise ValueError(f"beta_min must be positive, got {beta_min}")
     self._beta_min = float(beta_min)
@@ -81,14 +103,21 @@ class GDN(tfc.GDN):
     if (input_shape.rank is not None and input_shape.rank >= 2
         and input_shape[channel_axis] is not None):
       # tfc.GDN would create these with its fixed bound and offset; created
-      # here first (same names, same order), they carry ours instead.
+      # here first (same names, same order), they carry ours instead. Given
+      # ones are kept, as tfc.GDN keeps them.
       channels = input_shape[channel_axis]
-      self.beta_parameter = tfc.GDNParameter(
-          tf.ones([channels], self.variable_dtype), name="beta",
-          minimum=self.beta_min, offset=self.reparam_offset)
-      self.gamma_parameter = tfc.GDNParameter(
-          self.gamma_init * tf.eye(channels, dtype=self.variable_dtype),
-          name="gamma", minimum=0, offset=self.reparam_offset)
+      created = set()
+      if self.beta_parameter is None:
+        self.beta_parameter = tfc.GDNParameter(
+            tf.ones([channels], self.variable_dtype), name="beta",
+            minimum=self.beta_min, offset=self.reparam_offset)
+        created.add("beta")
+      if self.gamma_parameter is None:
+        self.gamma_parameter = tfc.GDNParameter(
+            self.gamma_init * tf.eye(channels, dtype=self.variable_dtype),
+            name="gamma", minimum=0, offset=self.reparam_offset)
+        created.add("gamma")
+      self._created = frozenset(created)
     # Otherwise tfc.GDN raises its error for the shape.
     super().build(input_shape)
 
@@ -107,20 +136,37 @@ class GDN(tfc.GDN):
     config.update(
         inverse=self.inverse, beta_min=self.beta_min, gamma_init=self.gamma_init,
         reparam_offset=self.reparam_offset, data_format=self.data_format,
-        simplified=self.simplified,
+        simplified=self.simplified, rectify=self.rectify,
         activity_regularizer=tf.keras.regularizers.serialize(self.activity_regularizer))
+    for name in ("beta", "gamma"):
+      parameter = getattr(self, f"{name}_parameter")
+      if parameter is not None and name not in self._created:
+        config[f"{name}_parameter"] = _serialized_parameter(parameter, f"{name}_parameter")
     return config
 
 
+def _serialized_parameter(parameter, what):
+  """A fixed tensor as nested lists, a tfc Parameter as its Keras config."""
+  if isinstance(parameter, tf.Tensor):
+    return parameter.numpy().tolist()
+  if isinstance(parameter, tfc.Parameter):
+    return tf.keras.utils.legacy.serialize_keras_object(parameter)
+  # tfc.GDN would write a function's name, which does not load back.
+  raise TypeError(f"cannot serialize {what} of type {type(parameter).__name__}")
+
+
 def _normalized_axes(axes, rank, what):
-  """Axes as sorted non-negative indices; ValueError if out of bounds or repeated."""
+  """Axes as sorted non-negative indices; ValueError naming `what` if out of bounds or repeated.
+
+  `what` is the argument and its value as given, e.g. "reduction_axes=(1, 2)".
+  """
   normalized = []
   for axis in axes:
     if not -rank <= axis < rank:
-      raise ValueError(f"{what} {axis} is out of bounds for inputs of rank {rank}")
+      raise ValueError(f"{what}: axis {axis} is out of bounds for inputs of rank {rank}")
     normalized.append(axis % rank)
   if len(set(normalized)) != len(normalized):
-    raise ValueError(f"{what} {list(axes)} name an axis twice")
+    raise ValueError(f"{what} names an axis twice")
   return sorted(normalized)
 
 
@@ -142,6 +188,10 @@ class GroupNormalization(tf.keras.layers.GroupNormalization):
   the features' shape. `groups=-1` means one group per channel (instance
   normalization).
 
+  Arguments are checked as early as they can be: `groups` (an integer, at
+  least 1, or -1) and `axis` (never 0, the batch) at construction, `groups`
+  against the number of channels at build.
+
   Call arguments:
     inputs: a tensor whose first axis is the batch.
     mask: weights of the positions in the mean and variance, broadcast to the
@@ -150,26 +200,59 @@ class GroupNormalization(tf.keras.layers.GroupNormalization):
       position (Keras 2.14 fails on such masks).
   """
 
+  def __init__(self, groups=32, axis=-1, **kwargs):
+    # Keras checks groups only at build, where 0 divides by zero and -2 passes
+    # until the call.
+    if (isinstance(groups, bool) or not isinstance(groups, (int, np.integer))
+        or (groups < 1 and groups != -1)):
+      raise ValueError(
+          f"groups must be an integer, at least 1 (or -1, one group per channel), "
+          f"got groups={groups!r}")
+    if 0 in ([axis] if isinstance(axis, (int, np.integer)) else list(axis)):
+      raise ValueError(
+          f"axis must not include the batch axis 0 (statistics are per example), "
+          f"got axis={axis!r}")
+    super().__init__(groups=int(groups), axis=axis, **kwargs)
+
+  def _check_groups(self, channels, where):
+    """ValueError naming both if self.groups cannot split `channels` channels."""
+    if self.groups == -1:
+      return
+    if self.groups > channels:
+      raise ValueError(
+          f"groups={self.groups} cannot be more than the number of channels "
+          f"({channels}) along {where}")
+    if channels % self.groups:
+      raise ValueError(
+          f"groups={self.groups} must divide the number of channels ({channels}) "
+          f"along {where}")
+
   def build(self, input_shape):
+    input_shape = tf.TensorShape(input_shape)
+    rank = input_shape.rank
     if isinstance(self.axis, int):
+      # A negative axis can still name the batch; Keras reports the other errors.
+      if rank is not None and -rank <= self.axis < rank:
+        if self.axis % rank == 0:
+          raise ValueError(
+              f"axis={self.axis} is the batch axis of inputs of rank {rank}")
+        if input_shape[self.axis] is not None:
+          self._check_groups(input_shape[self.axis], f"axis={self.axis}")
       super().build(input_shape)
       return
-    input_shape = tf.TensorShape(input_shape)
-    axes = _normalized_axes(self.axis, input_shape.rank, "axis")
+    axes = _normalized_axes(self.axis, rank, f"axis={list(self.axis)}")
     if 0 in axes:
-      raise ValueError("axis must not include the batch axis 0")
+      raise ValueError(
+          f"axis={list(self.axis)} includes the batch axis of inputs of rank {rank}")
     shape = [input_shape[a] for a in axes]
     if None in shape:
       raise ValueError(
           f"axes {list(self.axis)} of the input must have defined sizes, "
           f"got shape {input_shape}")
     features = int(np.prod(shape))
+    self._check_groups(features, f"axis={list(self.axis)}")
     if self.groups == -1:
       self.groups = features
-    if not 1 <= self.groups <= features or features % self.groups:
-      raise ValueError(
-          f"{features} features along axes {list(self.axis)} cannot be split "
-          f"into {self.groups} groups")
     self.input_spec = tf.keras.layers.InputSpec(
         ndim=input_shape.rank, axes={a: input_shape[a] for a in axes})
     self.gamma = self.add_weight(
@@ -195,7 +278,7 @@ class GroupNormalization(tf.keras.layers.GroupNormalization):
   def _normalize_over_axes(self, inputs, mask):
     """Moves the feature axes last and flattens them: then they group like one axis."""
     rank = inputs.shape.rank
-    axes = _normalized_axes(self.axis, rank, "axis")
+    axes = _normalized_axes(self.axis, rank, f"axis={list(self.axis)}")
     others = [a for a in range(rank) if a not in axes]
     order = others + axes
     features = int(np.prod([inputs.shape[a] for a in axes]))
@@ -232,6 +315,11 @@ class InstanceNormalization(GroupNormalization):
   """
 
   def __init__(self, axis=-1, **kwargs):
+    # As TF Addons' InstanceNormalization: a given groups is overridden, with a warning.
+    groups = kwargs.pop("groups", -1)
+    if groups != -1:
+      warnings.warn(f"InstanceNormalization uses one group per channel: groups={groups!r} "
+                    f"is ignored", stacklevel=2)
     super().__init__(groups=-1, axis=axis, **kwargs)
 
   def get_config(self):
@@ -240,14 +328,27 @@ class InstanceNormalization(GroupNormalization):
     return config
 
 
-@tf.keras.utils.register_keras_serializable(package="compressor")
-class LayerNormalization(GroupNormalization):
-  """Layer normalization as in Wu & He's comparison: group normalization with one group.
+# Registered under another name than the class's, so that the old name keeps
+# meaning what files saved with it computed (_OneGroupNormalization below).
+@tf.keras.utils.register_keras_serializable(package="compressor", name="KerasLayerNormalization")
+class LayerNormalization(tf.keras.layers.LayerNormalization):
+  """Layer normalization (Ba et al., 2016): `tf.keras.layers.LayerNormalization` itself.
 
-  Statistics span every axis but the batch (all channels and the whole image);
-  gamma and beta are per channel. `tf.keras.layers.LayerNormalization` over the
-  same axes computes the same normalization but has a gamma and beta per
-  element, so it fixes the input size.
+  The mean and variance span the axes in `axis` (by default the last, the
+  channels), and gamma and beta have their shape. Wu & He's layer
+  normalization, over every axis but the batch with gamma and beta per
+  channel, is `GroupNormalization(groups=1)`.
+
+  Decision (issue 18): same arguments, same result as Keras; "layer" transforms use groups=1.
+  """
+
+
+@tf.keras.utils.register_keras_serializable(package="compressor", name="LayerNormalization")
+class _OneGroupNormalization(GroupNormalization):
+  """What `LayerNormalization` was before issue 18: group normalization with one group.
+
+  Its registered name is the one that `LayerNormalization` was saved under, so
+  that `.keras` files saved then load as what they computed.
   """
 
   def __init__(self, axis=-1, **kwargs):
@@ -314,25 +415,34 @@ def group_norm(inputs, groups=32, channels_axis=-1, reduction_axes=(-3, -2),
     inputs = tf.convert_to_tensor(inputs)
     rank = inputs.shape.rank
     if rank is None:
-      raise ValueError("inputs have undefined rank")
+      raise ValueError(f"inputs must have a defined rank, got shape {inputs.shape}")
     if rank < 2:
       raise ValueError(f"inputs must have rank 2 or more, got shape {inputs.shape}")
-    (channels_axis,) = _normalized_axes([channels_axis], rank, "channels_axis")
-    reduction_axes = _normalized_axes(reduction_axes, rank, "reduction_axes")
+    # The messages name the arguments as given; the code uses them normalized.
+    given_channels, given_reduction = channels_axis, tuple(reduction_axes)
+    (channels_axis,) = _normalized_axes(
+        [channels_axis], rank, f"channels_axis={given_channels}")
+    reduction_axes = _normalized_axes(
+        reduction_axes, rank, f"reduction_axes={given_reduction}")
     if channels_axis in reduction_axes:
       raise ValueError(
-          f"reduction_axes {reduction_axes} must not include channels_axis {channels_axis}")
+          f"reduction_axes={given_reduction} must not include channels_axis={given_channels} "
+          f"(axis {channels_axis} of inputs of rank {rank})")
     channels = inputs.shape[channels_axis]
     if channels is None:
       raise ValueError(
-          f"inputs have an undefined number of channels (axis {channels_axis}) "
-          f"in shape {inputs.shape}")
+          f"channels_axis={given_channels} of inputs must have a defined size "
+          f"(the number of channels), got shape {inputs.shape}")
     if not 1 <= groups <= channels or channels % groups:
-      raise ValueError(f"{groups} groups are not commensurate with {channels} channels")
+      raise ValueError(
+          f"groups={groups!r} is not commensurate with the {channels} channels along "
+          f"channels_axis={given_channels}: it must be in [1, {channels}] and divide {channels}")
     initializers = {"beta": "zeros", "gamma": "ones", **(param_initializers or {})}
     unknown = set(initializers) - {"beta", "gamma", "moving_mean", "moving_variance"}
     if unknown:
-      raise ValueError(f"unknown param_initializers {sorted(unknown)}")
+      raise ValueError(
+          f"param_initializers has unknown keys {sorted(unknown)}; it takes beta, gamma, "
+          f"moving_mean and moving_variance")
 
     # The channels axis becomes (groups, channels per group): the axes after it move by one.
     group_shape = [groups, channels // groups]

@@ -54,7 +54,9 @@ def _normalization(kind, inverse, name, channels):
   elif kind == "instance":
     norm = layers.InstanceNormalization()
   elif kind == "layer":
-    norm = layers.LayerNormalization()
+    # Wu & He's layer normalization, which saved models were trained with, not
+    # Keras' (over the channels only): see layers.LayerNormalization.
+    norm = layers.GroupNormalization(groups=1)
   else:
     raise ValueError(f"unknown normalization {kind!r}")
   return tf.keras.Sequential([norm, tf.keras.layers.ReLU()], name=name)

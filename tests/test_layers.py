@@ -149,6 +149,11 @@ def test_gdn_keras_arguments():
 def test_gdn_arguments_are_checked():
   with pytest.raises(ValueError, match="beta_min must be positive"):
     GDN(beta_min=0.0)
+  # tfc.GDN arguments that ours set: they would be overridden or lost.
+  with pytest.raises(ValueError, match="does not take gamma_initializer"):
+    GDN(gamma_initializer="zeros")
+  with pytest.raises(ValueError, match="does not take alpha_parameter, epsilon_parameter"):
+    GDN(epsilon_parameter=1, alpha_parameter=1)
   with pytest.raises(ValueError, match="Unknown data format"):
     GDN(data_format="nhwc")
   with pytest.raises(ValueError, match="channel dimension"):
@@ -211,16 +216,15 @@ def test_one_axis_list_equals_integer_axis():
   np.testing.assert_allclose(as_list(x), as_int(x), rtol=1e-5, atol=1e-5)
 
 
-def test_instance_and_layer_normalization_are_group_cases():
+def test_instance_normalization_is_a_group_case():
   x = random_inputs(2, 5, 6, 8, mean=1.0)
-  for special, groups in ((InstanceNormalization(), 8), (LayerNormalization(), 1)):
-    general = GroupNormalization(groups=groups)
-    special(x)
-    general(x)
-    perturb(general)
-    special.set_weights(general.get_weights())
-    np.testing.assert_array_equal(special(x), general(x))
-    assert special.groups == groups
+  special, general = InstanceNormalization(), GroupNormalization(groups=8)
+  special(x)
+  general(x)
+  perturb(general)
+  special.set_weights(general.get_weights())
+  np.testing.assert_array_equal(special(x), general(x))
+  assert special.groups == 8
 
 
 def test_instance_normalization_normalizes_each_channel_of_each_image():
@@ -230,10 +234,10 @@ def test_instance_normalization_normalizes_each_channel_of_each_image():
   np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, rtol=1e-4)
 
 
-def test_layer_normalization_equals_keras_layer_normalization_over_all_axes():
+def test_one_group_equals_keras_layer_normalization_over_all_axes():
   """Same statistics; Keras's gamma and beta are per element, ours per channel."""
   x = random_inputs(2, 5, 6, 4, mean=2.0)
-  ours = LayerNormalization(epsilon=1e-3)
+  ours = GroupNormalization(groups=1, epsilon=1e-3)
   ours(x)
   perturb(ours)
   gamma, beta = ours.get_weights()
@@ -241,6 +245,33 @@ def test_layer_normalization_equals_keras_layer_normalization_over_all_axes():
   keras(x)
   keras.set_weights([np.broadcast_to(gamma, x.shape[1:]), np.broadcast_to(beta, x.shape[1:])])
   np.testing.assert_allclose(ours(x), keras(x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_codec_layer_option_is_still_one_group():
+  """--normalization layer computes what its saved models were trained with, not Keras's."""
+  from compressor import transforms
+  block = transforms._normalization("layer", inverse=False, name="norm", channels=4)
+  x = random_inputs(2, 5, 6, 4, mean=2.0)
+  block(x)
+  norm = block.layers[0]
+  assert type(norm) is GroupNormalization and norm.groups == 1
+  perturb(norm)
+  gamma, beta = norm.get_weights()
+  expected = np.maximum(numpy_group_norm(x, 1, -1, [1, 2]) * gamma + beta, 0.0)
+  np.testing.assert_allclose(block(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_layer_normalization_saved_before_issue_18_loads_as_one_group():
+  """Files name the old layer compressor>LayerNormalization, with its config's keys."""
+  config = tf.keras.layers.serialize(LayerNormalization(epsilon=1e-4))
+  assert config["registered_name"] == "compressor>KerasLayerNormalization"
+  config["registered_name"] = "compressor>LayerNormalization"
+  old = tf.keras.layers.deserialize(config)
+  x = random_inputs(2, 3, 4, 4, mean=1.0)
+  np.testing.assert_allclose(old(x), numpy_group_norm(x, 1, -1, [1, 2], epsilon=1e-4),
+                             rtol=1e-4, atol=1e-4)
+  assert isinstance(old, GroupNormalization) and "groups" not in old.get_config()
+  assert tf.keras.layers.serialize(old)["registered_name"] == "compressor>LayerNormalization"
 
 
 @pytest.mark.parametrize("axis", [-1, [3]])
@@ -266,10 +297,13 @@ def test_keras_propagated_mask_has_one_axis_fewer():
 
 
 @pytest.mark.parametrize("settings,message", [
-    (dict(groups=3), "Number of groups"),
-    (dict(groups=5, axis=[2, 3]), "cannot be split into 5 groups"),
+    (dict(groups=3), r"groups=3 must divide the number of channels \(4\) along axis=-1"),
+    (dict(groups=5, axis=[2, 3]), r"groups=5 must divide the number of channels \(12\)"),
+    (dict(groups=8), r"groups=8 cannot be more than the number of channels \(4\)"),
     (dict(groups=2, axis=[0, 3]), "batch axis"),
-    (dict(groups=2, axis=[3, -1]), "name an axis twice"),
+    (dict(groups=2, axis=-4), "axis=-4 is the batch axis"),
+    (dict(groups=2, axis=[-4, 3]), "includes the batch axis"),
+    (dict(groups=2, axis=[3, -1]), r"axis=\[3, -1\] names an axis twice"),
     (dict(groups=2, axis=[4]), "out of bounds"),
 ])
 def test_group_normalization_refuses_bad_settings(settings, message):
@@ -344,18 +378,24 @@ def _traced_group_norm(spec, **kwargs):
 
 
 @pytest.mark.parametrize("spec,kwargs,message", [
-    (tf.TensorSpec(None), dict(groups=1), "undefined rank"),
-    (tf.TensorSpec([None, 4, 4, None]), dict(groups=1), "undefined number of channels"),
-    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=4), "4 groups are not commensurate with 6"),
-    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=12), "12 groups are not commensurate with 6"),
-    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=1, channels_axis=4), "channels_axis 4 is out"),
+    (tf.TensorSpec(None), dict(groups=1), "inputs must have a defined rank"),
+    (tf.TensorSpec([None, 4, 4, None]), dict(groups=1),
+     "channels_axis=-1 of inputs must have a defined size"),
+    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=4),
+     "groups=4 is not commensurate with the 6 channels along channels_axis=-1"),
+    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=12), "groups=12 is not commensurate with the 6"),
+    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=0), r"groups=0 .* must be in \[1, 6\]"),
+    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=1, channels_axis=4),
+     "channels_axis=4: axis 4 is out of bounds"),
     (tf.TensorSpec([1, 4, 4, 6]), dict(groups=1, reduction_axes=(-5, 1)),
-     "reduction_axes -5 is out"),
+     r"reduction_axes=\(-5, 1\): axis -5 is out of bounds"),
+    (tf.TensorSpec([1, 4, 4, 6]), dict(groups=1, reduction_axes=[1, -3]),
+     r"reduction_axes=\(1, -3\) names an axis twice"),
     (tf.TensorSpec([1, 4, 4, 6]), dict(groups=1, reduction_axes=(1, 3)),
-     "must not include channels_axis"),
-    (tf.TensorSpec([4]), dict(groups=1), "rank 2 or more"),
+     r"reduction_axes=\(1, 3\) must not include channels_axis=-1"),
+    (tf.TensorSpec([4]), dict(groups=1), r"rank 2 or more, got shape \(4,\)"),
     (tf.TensorSpec([1, 4, 4, 6]), dict(groups=1, param_initializers={"gama": "ones"}),
-     "unknown param_initializers"),
+     r"param_initializers has unknown keys \['gama'\]"),
 ])
 def test_group_norm_errors(spec, kwargs, message):
   with pytest.raises(ValueError, match=message):
