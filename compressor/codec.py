@@ -130,11 +130,10 @@ def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS, tile_size=DEFAU
     if len(alpha) != header.width * header.height:
       raise BitstreamError("alpha plane has the wrong size")
     alpha = np.frombuffer(alpha, np.uint8).reshape(header.height, header.width)
-  try:
-    rgb = model.decode(payloads[:coded], header.coded_shapes, header.height, header.width,
-                       tile_size=tile_size)
-  except Exception as e:  # The range decoder reports corruption as op errors.
-    raise BitstreamError(f"latent payload cannot be decoded ({type(e).__name__})") from None
+  # A corrupt payload is a BitstreamError from the model; any other exception
+  # is a bug, and propagates so that tests and the fuzzer see it.
+  rgb = model.decode(payloads[:coded], header.coded_shapes, header.height, header.width,
+                     tile_size=tile_size)
   return merge_alpha(rgb, alpha, header.layout)
 
 

@@ -92,6 +92,50 @@ def _factorized_coder_for(prior, channels):
   return _factorized_coder(tf.function(derive_tables)(), channels)
 
 
+# Zero bytes after a payload: a valid payload leaves its last zeros implicit
+# (TFC's range decoder reads zeros past the end), usually 2 to 6 of them.
+_IMPLICIT_ZEROS = 64
+
+
+def _decoder_input(string, num_values, coder):
+  """A payload followed by padding that bounds the range decoder's work on any input.
+
+  TFC's decoder reads zeros past its input, and on zeros the unary prefix of
+  an escape code can go on forever. Here it reads the zeros a valid payload
+  leaves implicit, then 0xFF bytes. On those a prefix has at most 32 zeros, so
+  a value takes at most 67 bits for an escape code and precision + 1 for its
+  symbol (32 at precision 16). There are enough for every value, plus the
+  rest of an escape code begun before them, whose prefix is at most the bits
+  before them. See README, "Corrupt payloads cannot hang the decoder".
+  """
+  precision = int(coder.range_coder_precision)
+  bits = 67 + (precision + 1 if precision < 16 else 32)
+  ones = -(-num_values * bits // 8) + (len(string) + _IMPLICIT_ZEROS) * 1001 // 1000 + 64
+  return tf.constant(string + bytes(_IMPLICIT_ZEROS) + b"\xff" * ones)
+
+
+def _check_whole(whole, what):
+  """Refuses a payload that is not exactly the coding of what was decoded from it."""
+  if not bool(whole):
+    raise BitstreamError(f"{what} payload is corrupt: it does not code the values it decodes to")
+
+
+def _decode_factorized(coder, string, padded, size, channels):
+  """(values [1, h, w, channels], whether they code back to exactly `string`).
+
+  Re-encoding is what proves that the decoder read the payload and no padding,
+  and it costs a fraction of the decoding.
+  """
+  handle = tfc.create_range_decoder(padded[None], coder.cdf)
+  _, symbols = tfc.entropy_decode_channel(
+      handle, tf.concat([size, [channels]], 0), coder.cdf_offset.dtype)
+  encoder = tfc.entropy_encode_channel(tfc.create_range_encoder([1], coder.cdf), symbols)
+  whole = tf.equal(tfc.entropy_encode_finalize(encoder)[0], string)
+  values = tf.cast(symbols + coder.cdf_offset, tf.float32)
+  offset = coder.quantization_offset
+  return (values if offset is None else values + offset), whole
+
+
 def _factorized_tables(coder):
   tables = {"cdf": coder.cdf.numpy(), "cdf_offset": coder.cdf_offset.numpy()}
   if coder.quantization_offset is not None:
@@ -189,7 +233,6 @@ class _CodecModel(tf.keras.Model):
       raise ModelError(
           f"{len(strings)} payloads of shapes {shapes} do not fit a {width}x{height} "
           f"image under this model (expected shapes {expected})")
-    strings = [tf.constant(string) for string in strings]
     if not tiles_needed(self.config, height, width, tile_size):
       return _cropped(self._synthesize(self._range_decode(strings, shapes)), height, width)
     pixels = np.empty((height, width, 3), np.uint8)
@@ -285,16 +328,20 @@ class FactorizedPriorModel(_CodecModel):
     latents = self.analysis(self._padded(image) / 255.0)
     return self.coders["latents"].compress(latents)[0], tf.shape(latents)[1:]
 
-  @tf.function(input_signature=[_STRING_SPEC, _SIZE_SPEC])
-  def _decompress(self, string, latent_size):
-    return self.coders["latents"].decompress(string[None], latent_size)
+  @tf.function(input_signature=[_STRING_SPEC, _STRING_SPEC, _SIZE_SPEC])
+  def _decompress(self, string, padded, latent_size):
+    return _decode_factorized(self.coders["latents"], string, padded, latent_size,
+                              self.config.latent_channels)
 
   def _range_encode(self, image):
     string, shape = self._compress(image)
     return [string], [shape]
 
   def _range_decode(self, strings, shapes):
-    return self._decompress(strings[0], shapes[0][:2])
+    padded = _decoder_input(strings[0], math.prod(shapes[0]), self.coders["latents"])
+    latents, whole = self._decompress(tf.constant(strings[0]), padded, shapes[0][:2])
+    _check_whole(whole, "latent")
+    return latents
 
   def _range_encode_tiled(self, image, tile_size):
     """Codes the latents band by band into one string: the string whole-image coding makes.
@@ -316,19 +363,24 @@ class FactorizedPriorModel(_CodecModel):
     return [tfc.entropy_encode_finalize(handle)[0]], [shape]
 
   def _decoded_latent_bands(self, strings, shapes, tile_size):
-    """Yields the decoded latents in bands of rows, then checks that the string was whole."""
+    """Yields the decoded latents in bands of rows, then checks that the string was whole.
+
+    Each band is also re-encoded, into one string that must be the payload.
+    """
     coder = self.coders["latents"]
     offset = coder.quantization_offset
     height, width, channels = shapes[0]
     rows = max(tile_size // self.config.downsampling, 1)
-    handle = tfc.create_range_decoder(strings[0][None], coder.cdf)
+    padded = _decoder_input(strings[0], math.prod(shapes[0]), coder)
+    handle = tfc.create_range_decoder(padded[None], coder.cdf)
+    encoder = tfc.create_range_encoder([1], coder.cdf)
     for top in range(0, height, rows):
       handle, symbols = tfc.entropy_decode_channel(
           handle, [min(rows, height - top), width, channels], coder.cdf_offset.dtype)
+      encoder = tfc.entropy_encode_channel(encoder, symbols)
       band = tf.cast(symbols[0] + coder.cdf_offset, tf.float32)
       yield (band if offset is None else band + offset).numpy()
-    if not bool(tfc.entropy_decode_finalize(handle)[0]):
-      raise BitstreamError("latent payload does not end where its shape says")
+    _check_whole(tfc.entropy_encode_finalize(encoder)[0] == strings[0], "latent")
 
 
 class ScaleHyperpriorModel(_CodecModel):
@@ -455,19 +507,31 @@ class ScaleHyperpriorModel(_CodecModel):
   def _compress_side(self, side_latents):
     return self.coders["side"].compress(side_latents)[0]
 
-  @tf.function(input_signature=[_STRING_SPEC, _SIZE_SPEC])
-  def _decompress_side(self, string, side_size):
-    return self.coders["side"].decompress(string[None], side_size)
+  @tf.function(input_signature=[_STRING_SPEC, _STRING_SPEC, _SIZE_SPEC])
+  def _decompress_side(self, string, padded, side_size):
+    return _decode_factorized(self.coders["side"], string, padded, side_size,
+                              self.config.side_filters)
 
   @tf.function(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
   def _compress_latents(self, latents, parameters):
     indexes, means = self._conditionals(parameters, training=False)
     return self.coders["latents"].compress(latents, indexes, loc=means)[0]
 
-  @tf.function(input_signature=[_STRING_SPEC, _TENSOR_SPEC])
-  def _decompress_latents(self, string, parameters):
+  @tf.function(input_signature=[_STRING_SPEC, _STRING_SPEC, _TENSOR_SPEC])
+  def _decompress_latents(self, string, padded, parameters):
+    """(latents, whether they code back to exactly `string`), as TFC's decompress decodes."""
     indexes, means = self._conditionals(parameters, training=False)
-    return self.coders["latents"].decompress(string[None], indexes, loc=means)
+    coder = self.coders["latents"]
+    # TFC 2.14 (its last release) clamps and flattens the indexes with these.
+    indexes = coder._flatten_indexes(coder._normalize_indexes(indexes))  # pylint: disable=W0212
+    handle = tfc.create_range_decoder(padded[None], coder.cdf)
+    _, symbols = tfc.entropy_decode_index(handle, indexes, tf.shape(indexes)[1:],
+                                          coder.cdf_offset.dtype)
+    encoder = tfc.entropy_encode_index(tfc.create_range_encoder([1], coder.cdf), indexes,
+                                       symbols)
+    whole = tf.equal(tfc.entropy_encode_finalize(encoder)[0], string)
+    latents = tf.cast(symbols + tf.gather(coder.cdf_offset, indexes), tf.float32)
+    return (latents if means is None else latents + means), whole
 
   @tf.function(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
   def _quantize_latents(self, latents, parameters):
@@ -493,10 +557,25 @@ class ScaleHyperpriorModel(_CodecModel):
     strings = [self._compress_side(side), self._compress_latents(latents, parameters)]
     return strings, [tf.shape(side)[1:], tf.shape(latents)[1:]]
 
+  def _range_decode_side(self, string, shape):
+    """The side information a payload codes; BitstreamError if it codes anything else."""
+    padded = _decoder_input(string, math.prod(shape), self.coders["side"])
+    side, whole = self._decompress_side(tf.constant(string), padded, shape[:2])
+    _check_whole(whole, "side information")
+    return side
+
   def _range_decode(self, strings, shapes):
-    side = self._decompress_side(strings[0], shapes[0][:2])
+    side = self._range_decode_side(strings[0], shapes[0])
     parameters = self._entropy_parameters(side, shapes[1][:2])
-    return self._decompress_latents(strings[1], parameters)
+    padded = _decoder_input(strings[1], math.prod(shapes[1]), self.coders["latents"])
+    try:
+      latents, whole = self._decompress_latents(tf.constant(strings[1]), padded, parameters)
+    except tf.errors.InvalidArgumentError as e:
+      # Corrupt side information can give scale indexes outside the table.
+      raise BitstreamError(
+          f"latent payload cannot be decoded: {e.message.splitlines()[0]}") from None
+    _check_whole(whole, "latent")
+    return latents
 
   def _decoded_latent_bands(self, strings, shapes, tile_size):
     yield self._range_decode(strings, shapes)[0].numpy()
