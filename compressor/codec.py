@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from compressor import container
+from compressor import container, refinement
 from compressor.errors import BitstreamError, CompressorError, ModelError
 from compressor.fileio import check_output_path, write_atomically
 from compressor.images import (DEFAULT_MAX_PIXELS, check_pixel_limit, merge_alpha, read_image,
@@ -31,7 +31,7 @@ __all__ = [
     "default_decompressed_path",
 ]
 
-EXTENSION = ".cmpr"
+EXTENSION = container.EXTENSION
 
 
 @dataclasses.dataclass
@@ -49,14 +49,16 @@ class CodingStats:
     return 8.0 * self.num_bytes / (self.width * self.height)
 
 
-def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE):
+def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE, effort=0):
   """Encodes a DecodedImage to the bytes of a complete bitstream file.
 
   Images larger than `tile_size` pixels on a side (None: never) are analyzed in
-  tiles; the file is the same up to float rounding.
+  tiles; the file is the same up to float rounding. `effort` > 0 refines the
+  latents for a smaller file at the same quality (see compressor.refinement);
+  images coded in tiles are not refined.
   """
   rgb, alpha = split_alpha(image)
-  payloads, coded_shapes = model.encode(rgb, tile_size=tile_size)
+  payloads, coded_shapes = refinement.encode(model, rgb, effort, tile_size)
   if alpha is not None:
     payloads.append(zlib.compress(alpha.tobytes(), 9))
   header = container.Header(
@@ -65,15 +67,17 @@ def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE):
   return container.pack(header, payloads)
 
 
-def compress_to_target(models, image, target_bpp, tile_size=DEFAULT_TILE_SIZE):
+def compress_to_target(models, image, target_bpp, tile_size=DEFAULT_TILE_SIZE, effort=0):
   """Codes `image` with the highest-rate model whose file fits in `target_bpp`.
 
   `models` (loaded models, or model directories loaded when first needed) go
   from low to high rate. File size grows with the level, so a binary search
   codes the image about log2(len(models)) + 1 times. When even the first model
   exceeds the target its file, the smallest there is, is returned. Returns
-  (bytes, the model used).
+  (bytes, the model used). Every level is coded at `effort`, since refinement
+  changes which levels fit.
   """
+  refinement.check_effort(effort)
   if not models:
     raise ModelError("no models to choose from")
   num_pixels = image.width * image.height
@@ -82,7 +86,7 @@ def compress_to_target(models, image, target_bpp, tile_size=DEFAULT_TILE_SIZE):
     if index not in coded:
       model = models[index]
       model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
-      coded[index] = compress_image(model, image, tile_size), model
+      coded[index] = compress_image(model, image, tile_size, effort), model
     return coded[index]
   chosen, low, high = 0, 0, len(models) - 1
   while low <= high:
@@ -148,24 +152,30 @@ def default_decompressed_path(input_path):
 
 
 def compress_file(model, input_path, output_path=None, overwrite=False,
-                  max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None, tile_size=DEFAULT_TILE_SIZE):
+                  max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None, tile_size=DEFAULT_TILE_SIZE,
+                  effort=0):
   """Reads an image file, writes its bitstream; returns CodingStats.
 
   With `target_bpp`, `model` is a list of models from low to high rate and
   the file is made by the one `compress_to_target` picks (named in a note).
+  `effort` is as for compress_image; a note says when it was lowered.
   """
+  refinement.check_effort(effort)
   output_path = output_path or default_compressed_path(input_path)
   check_output_path(output_path, overwrite, inputs=[input_path])
   image = read_image(input_path, max_pixels)
   notes = list(image.notes)
   if target_bpp is None:
-    data = compress_image(model, image, tile_size)
+    data, chosen = compress_image(model, image, tile_size, effort), model
   else:
-    data, chosen = compress_to_target(model, image, target_bpp, tile_size)
+    data, chosen = compress_to_target(model, image, target_bpp, tile_size, effort)
     fits = 8.0 * len(data) / (image.width * image.height) <= target_bpp
     notes.append(f"{chosen.model_name} is the highest rate within {target_bpp} bpp" if fits
                  else f"nothing fits in {target_bpp} bpp; {chosen.model_name} makes the "
                  "smallest file")
+  lowered = refinement.lowered_effort_note(chosen, image.height, image.width, tile_size, effort)
+  if lowered is not None:
+    notes.append(lowered)
   write_atomically(output_path, lambda f: f.write(data), overwrite)
   return CodingStats(image.width, image.height, image.layout, len(data), notes=notes)
 
@@ -229,7 +239,8 @@ class FolderItem:
 
 def _is_image_name(name):
   extension = os.path.splitext(name)[1].lower()
-  return Image.registered_extensions().get(extension) in Image.OPEN
+  # Compressed files are never inputs, even where the Pillow plugin reads them.
+  return extension != EXTENSION and Image.registered_extensions().get(extension) in Image.OPEN
 
 
 def _folder_plan(input_dir, wanted, what, output_dir, output_name, overwrite):
@@ -287,7 +298,7 @@ def _code_folder(plan, output_dir, code, progress):
 
 def compress_folder(model, input_dir, output_dir=None, overwrite=False,
                     max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None, progress=None,
-                    tile_size=DEFAULT_TILE_SIZE):
+                    tile_size=DEFAULT_TILE_SIZE, effort=0):
   """Compresses every image file directly in `input_dir`; returns a FolderItem per file.
 
   Image files are those whose extension Pillow opens. Outputs are named as
@@ -296,13 +307,15 @@ def compress_folder(model, input_dir, output_dir=None, overwrite=False,
   an existing output (without `overwrite`) refuses the whole run. An image
   that fails is recorded in its item and the others go on. `progress(item)`
   is called after every file. `model` and `target_bpp` are as for
-  compress_file; with a target, pass loaded models, not directories.
+  compress_file; with a target, pass loaded models, not directories. `effort`
+  is as for compress_file.
   """
+  refinement.check_effort(effort)
   output_dir = output_dir or input_dir
   plan = _folder_plan(input_dir, _is_image_name, "image files", output_dir,
                       default_compressed_path, overwrite)
   return _code_folder(plan, output_dir, lambda path, output: compress_file(
-      model, path, output, overwrite, max_pixels, target_bpp, tile_size), progress)
+      model, path, output, overwrite, max_pixels, target_bpp, tile_size, effort), progress)
 
 
 def _one_load_per_model(resolve):

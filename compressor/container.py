@@ -28,6 +28,7 @@ import zlib
 from compressor.errors import BitstreamError
 
 __all__ = [
+    "EXTENSION",
     "LAYOUTS",
     "Header",
     "MAGIC",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 MAGIC = b"CMPR"
+# The file name extension of compressed files.
+EXTENSION = ".cmpr"
 VERSION = 2
 LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 # Largest image accepted, checked before anything is allocated.

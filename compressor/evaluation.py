@@ -16,6 +16,7 @@ from compressor.errors import EvaluationError
 from compressor.fileio import write_text_atomically
 from compressor.images import DecodedImage, read_image, split_alpha
 from compressor.metrics import ms_ssim, ms_ssim_db, psnr
+from compressor.refinement import check_effort
 from compressor.store import load_model, read_description
 
 __all__ = [
@@ -46,16 +47,20 @@ class Curve:
   code: callable
 
 
-def model_curve(model_dirs, name="compressor"):
+def model_curve(model_dirs, name="compressor", effort=0):
   """One rate point per trained model, each through the real container.
 
   A point is keyed by the model's name and fingerprint, so resuming after a
   model was retrained in the same directory never mixes old and new results.
+  `effort` > 0 refines the latents (compressor.refinement); the key then
+  names the effort too, since the model makes another rate point.
   """
+  check_effort(effort)
+  suffix = f"@effort{effort}" if effort else ""
   dir_of = {}
   for model_dir in model_dirs:
     description = read_description(model_dir)
-    dir_of[f"{description['name']}@{description['fingerprint'][:12]}"] = model_dir
+    dir_of[f"{description['name']}@{description['fingerprint'][:12]}{suffix}"] = model_dir
   models = {}
 
   def code(pixels, key):
@@ -63,13 +68,15 @@ def model_curve(model_dirs, name="compressor"):
       models[key] = load_model(dir_of[key])
     model = models[key]
     start = time.perf_counter()
-    data = compress_image(model, DecodedImage(pixels, "RGB"))
+    data = compress_image(model, DecodedImage(pixels, "RGB"), effort=effort)
     middle = time.perf_counter()
     decoded = decompress_bytes(data, model).pixels
     return data, decoded, middle - start, time.perf_counter() - middle
 
-  return Curve(name, f"compressor models: {', '.join(map(str, model_dirs))}",
-               list(dir_of), code)
+  description = f"compressor models: {', '.join(map(str, model_dirs))}"
+  if effort:
+    description += f" (encoder effort {effort})"
+  return Curve(name, description, list(dir_of), code)
 
 
 def parse_curve_spec(spec):

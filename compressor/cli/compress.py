@@ -8,6 +8,7 @@ from compressor.cli.common import (check_folder_items, define_output_flags, desc
                                    print_folder_item, tile_size, user_errors)
 from compressor.codec import compress_file, compress_folder, default_compressed_path
 from compressor.errors import ModelError
+from compressor.refinement import EFFORT_LEVELS
 from compressor.store import load_model
 from compressor.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
 
@@ -17,6 +18,10 @@ flags.DEFINE_integer("quality", None, "Quality level of a bundled family, 1 = sm
                      "(`compressor models` lists them); default: the middle level.", lower_bound=1)
 flags.DEFINE_float("target_bpp", None, "Use the family's highest quality whose file fits in "
                    "this many bits per pixel (the lowest if none fits).", lower_bound=0.0)
+flags.DEFINE_integer("effort", 0, "Encoder effort: 0 codes the analysis transform's latents; "
+                     f"1-{max(EFFORT_LEVELS)} refine them for this image (smaller files at "
+                     "the same quality, slower encoding, the same decoder).", lower_bound=0,
+                     upper_bound=max(EFFORT_LEVELS))
 define_output_flags()
 FLAGS = flags.FLAGS
 
@@ -44,12 +49,13 @@ def main(argv):
       model = [load_model(level) for level in model]  # once, not once per image
     check_folder_items(compress_folder(
         model, input_path, output_path, overwrite=FLAGS.overwrite, max_pixels=FLAGS.max_pixels,
-        target_bpp=target, progress=print_folder_item, tile_size=tile_size(FLAGS.tile_size)))
+        target_bpp=target, progress=print_folder_item, tile_size=tile_size(FLAGS.tile_size),
+        effort=FLAGS.effort))
     return
   output_path = output_path or default_compressed_path(input_path)
   stats = compress_file(model, input_path, output_path, overwrite=FLAGS.overwrite,
                         max_pixels=FLAGS.max_pixels, target_bpp=target,
-                        tile_size=tile_size(FLAGS.tile_size))
+                        tile_size=tile_size(FLAGS.tile_size), effort=FLAGS.effort)
   for note in stats.notes:
     print(f"note: {note}")
   print(describe(input_path, output_path, stats))

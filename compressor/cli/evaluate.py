@@ -16,6 +16,9 @@ flags.DEFINE_multi_string("model", [], "Model directory or bundled name; repeat 
 flags.DEFINE_string("name", "compressor", "Curve name for the --model rate points.")
 flags.DEFINE_multi_string("curve", [], "NAME=MODEL[,MODEL...]: another model curve, e.g. to "
                           "compare architectures; repeat for more.")
+flags.DEFINE_list("effort", ["0"], "Encoder efforts (see `compressor compress --effort`) at "
+                  "which every model curve is measured, e.g. 0,1,2; a curve at effort N > 0 "
+                  "is named NAME-effortN.")
 flags.DEFINE_string("images", None, "Glob of the images to evaluate on.")
 flags.DEFINE_list("codecs", [c.name for c in CODECS], "Classical codecs (empty for none).")
 flags.DEFINE_string("anchor", "jpeg-420", "Curve the BD-rate table compares against.")
@@ -35,9 +38,14 @@ def main(argv):
   model_dirs = [resolve_model_dir(m) for m in FLAGS.model]
   if not model_dirs and not extra:
     model_dirs = list(bundled_models().values())
-  curves = [model_curve(model_dirs, FLAGS.name)] if model_dirs else []
-  curves += [model_curve([resolve_model_dir(m) for m in models], name)
-             for name, models in extra]
+  try:
+    efforts = [int(effort) for effort in FLAGS.effort]
+  except ValueError:
+    raise app.UsageError(f"--effort takes integers, not {','.join(FLAGS.effort)}") from None
+  named = ([(FLAGS.name, model_dirs)] if model_dirs else []) + [
+      (name, [resolve_model_dir(m) for m in models]) for name, models in extra]
+  curves = [model_curve(dirs, f"{name}-effort{effort}" if effort else name, effort)
+            for name, dirs in named for effort in efforts]
   try:
     curves += [classical_curve(name) for name in FLAGS.codecs if name]
   except ValueError as e:
