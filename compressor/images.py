@@ -12,6 +12,8 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DecodedImage",
     "check_pixel_limit",
+    "from_pillow",
+    "from_pixels",
     "merge_alpha",
     "read_image",
     "split_alpha",
@@ -86,11 +88,7 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     with Image.open(path) as image:
       check_pixel_limit(image.width, image.height, max_pixels, path)
       image.load()
-      if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
-        image = ImageOps.exif_transpose(image)
-        notes.append("rotated as its EXIF orientation says")
-      image = _to_codec_mode(image, notes)
-      pixels = np.array(image, dtype=np.uint8)
+      pixels = from_pillow(image, notes)
   except FileNotFoundError:
     raise ImageError(f"{path}: no such file") from None
   except IsADirectoryError:
@@ -101,16 +99,29 @@ def read_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     raise ImageError(f"{path}: corrupt or unreadable image ({e})") from None
   finally:
     Image.MAX_IMAGE_PIXELS = pillow_limit
+  return from_pixels(pixels, notes, what=f"{path}: image")
+
+
+def from_pillow(image, notes):
+  """The 8-bit pixels of a loaded Pillow image, upright and in one of the codec's modes."""
+  if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+    image = ImageOps.exif_transpose(image)
+    notes.append("rotated as its EXIF orientation says")
+  return np.array(_to_codec_mode(image, notes), dtype=np.uint8)
+
+
+def from_pixels(pixels, notes, what="image"):
+  """A DecodedImage of uint8 pixels (HxW or HxWxC, C = 1 to 4); fully opaque alpha is dropped."""
   if pixels.ndim == 2:
     pixels = pixels[:, :, None]
   if pixels.shape[0] == 0 or pixels.shape[1] == 0:
-    raise ImageError(f"{path}: image has zero width or height")
+    raise ImageError(f"{what} has zero width or height")
   layout = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
   if layout in ("LA", "RGBA") and (pixels[:, :, -1] == 255).all():
     notes.append("alpha channel is fully opaque and was dropped")
     pixels = pixels[:, :, :-1]
     layout = layout[:-1]
-  return DecodedImage(pixels, layout, notes)
+  return DecodedImage(np.ascontiguousarray(pixels), layout, notes)
 
 
 def split_alpha(image):

@@ -10,7 +10,6 @@ import numpy as np
 from compressor.config import ModelConfig
 from compressor.errors import ModelError
 from compressor.fileio import write_atomically
-from compressor.models import create_model
 from compressor.zoo import BUNDLED_DIR
 
 __all__ = [
@@ -123,6 +122,8 @@ def load_model(directory):
     raise ModelError(
         f"{directory}: weights do not match the fingerprint in {MODEL_FILE} "
         "(files from different exports?)")
+  # Here, not at the top: finding a model by its fingerprint needs no TensorFlow.
+  from compressor.models import create_model
   model = create_model(config)
   # Weights stored in half precision compute in float32 like any other.
   model.set_named_weights({k: v.astype(np.float32) if v.dtype == np.float16 else v

@@ -11,6 +11,7 @@ COMMANDS = {
     "compress": ("compressor.cli.compress", "compress an image to a bitstream file"),
     "decompress": ("compressor.cli.decompress", "decompress a bitstream file to PNG"),
     "models": ("compressor.cli.models", "list the bundled models and their quality levels"),
+    "info": ("compressor.cli.info", "what a bitstream file's header says, without decoding it"),
     "evaluate": ("compressor.cli.evaluate", "rate-distortion against JPEG, WebP, AVIF, JPEG 2000"),
     "demo": ("compressor.cli.demo", "compress and decompress a bundled photo, print bpp and PSNR"),
 }
