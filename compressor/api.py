@@ -274,6 +274,7 @@ def decode(data: Union[bytes, bytearray, memoryview], *, model: ModelLike = None
   container.unpack(data)
   resolve = _by_fingerprint if model is None else _model(model)
   from PIL import Image
+
   from compressor.codec import decompress_bytes
   decoded = decompress_bytes(data, resolve)
   pixels = decoded.pixels[:, :, 0] if decoded.layout == "L" else decoded.pixels

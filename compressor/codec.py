@@ -12,8 +12,14 @@ from PIL import Image
 from compressor import container, refinement
 from compressor.errors import BitstreamError, CompressorError, ModelError
 from compressor.fileio import check_output_path, write_atomically
-from compressor.images import (DEFAULT_MAX_PIXELS, check_pixel_limit, merge_alpha, read_image,
-                               split_alpha, write_png)
+from compressor.images import (
+  DEFAULT_MAX_PIXELS,
+  check_pixel_limit,
+  merge_alpha,
+  read_image,
+  split_alpha,
+  write_png,
+)
 from compressor.store import find_model, load_model
 from compressor.tiling import DEFAULT_TILE_SIZE
 

@@ -154,7 +154,7 @@ def curve_results(rows, curve):
     mine = [r for r in rows if r["curve"] == curve.name and r["setting"] == setting]
     if not mine:
       continue
-    mean = lambda key: float(np.mean([float(r[key]) for r in mine]))
+    mean = lambda key: float(np.mean([float(r[key]) for r in mine]))  # noqa: B023 (used here)
     points.append(dict(
         bpp=mean("bpp"),
         psnr=float(np.mean([min(float(r["psnr_rgb"]), PSNR_CAP) for r in mine])),

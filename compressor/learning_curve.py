@@ -1,4 +1,4 @@
-"""The training campaign's learning curve: the bundled family's rate-distortion after each stretch."""
+"""The training campaign's learning curve: the bundled family, measured after each stretch."""
 
 import json
 import os

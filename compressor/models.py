@@ -8,10 +8,14 @@ import tensorflow_compression as tfc
 
 from compressor.config import ModelConfig
 from compressor.errors import BitstreamError, ModelError
-from compressor.tiling import (DEFAULT_TILE_SIZE, analyze_in_bands, synthesize_in_bands,
-                               tiles_needed)
-from compressor.transforms import (HYPER_DOWNSAMPLING, AnalysisTransform, HyperAnalysisTransform,
-                                   HyperSynthesisTransform, SynthesisTransform)
+from compressor.tiling import DEFAULT_TILE_SIZE, analyze_in_bands, synthesize_in_bands, tiles_needed
+from compressor.transforms import (
+  HYPER_DOWNSAMPLING,
+  AnalysisTransform,
+  HyperAnalysisTransform,
+  HyperSynthesisTransform,
+  SynthesisTransform,
+)
 
 __all__ = [
     "FactorizedPriorModel",

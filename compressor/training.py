@@ -13,10 +13,16 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from compressor.config import ModelConfig
 from compressor import zoo
-from compressor.data import (cached_training_dataset, decode_for_cache, decoded_megabytes,
-                             list_images, load_image_tensor, training_dataset)
+from compressor.config import ModelConfig
+from compressor.data import (
+  cached_training_dataset,
+  decode_for_cache,
+  decoded_megabytes,
+  list_images,
+  load_image_tensor,
+  training_dataset,
+)
 from compressor.errors import ModelError, TrainingError
 from compressor.fileio import write_atomically
 from compressor.metrics import psnr_from_mse as psnr

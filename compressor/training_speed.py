@@ -49,12 +49,14 @@ def bare_loop_main(argv):
   prints one JSON line with steps/s.
   """
   from absl import flags
+
   from compressor.cli import train as train_cli
   warmup, steps = int(argv[0]), int(argv[1])
   flags.FLAGS(["bare_loop", *argv[2:]])
   _set_threads()
   import numpy as np
   import tensorflow as tf
+
   from compressor.data import cached_training_dataset, decode_for_cache, list_images
   from compressor.models import create_model
   from compressor.training import rate_distortion

@@ -1,7 +1,6 @@
 """Files in, files out: compress_file / decompress_file with real bitstreams."""
 
 import os
-import struct
 import zlib
 
 import numpy as np
@@ -9,8 +8,13 @@ import pytest
 from PIL import Image
 
 from compressor import container
-from compressor.codec import (compress_file, decompress_bytes, decompress_file,
-                              default_decompressed_path, model_resolver)
+from compressor.codec import (
+  compress_file,
+  decompress_bytes,
+  decompress_file,
+  default_decompressed_path,
+  model_resolver,
+)
 from compressor.errors import BitstreamError, CompressorError, ModelError
 from compressor.images import read_image
 from conftest import photo, random_image

@@ -9,7 +9,8 @@ import collections
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from compressor.codec import compress_image
 from compressor.fuzzing import decode_untrusted, repair_crc

@@ -16,8 +16,13 @@ import pytest
 from PIL import Image
 
 from compressor import container
-from compressor.codec import (compress_file, compress_folder, decompress_file, decompress_folder,
-                              model_resolver)
+from compressor.codec import (
+  compress_file,
+  compress_folder,
+  decompress_file,
+  decompress_folder,
+  model_resolver,
+)
 from compressor.errors import CompressorError
 from compressor.store import load_model
 from compressor.training import TrainingConfig, train

@@ -8,7 +8,9 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_models import forward_pass
 
 from compressor import container, models
 from compressor.codec import compress_image, decompress_bytes
@@ -20,7 +22,6 @@ from compressor.store import load_model, save_model
 from compressor.training import TrainingConfig, train
 from compressor.transforms import HyperAnalysisTransform, HyperSynthesisTransform
 from conftest import TINY, photo, random_image
-from test_models import forward_pass
 
 ARCHITECTURES = ["hyperprior", "mean-scale-hyperprior"]
 SIZES = [(1, 1), (17, 33), (64, 64), (100, 75)]

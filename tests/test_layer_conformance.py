@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
-
-from compressor.layers import (GDN, GroupNormalization, InstanceNormalization,
-                               LayerNormalization)
 from test_layers import numpy_gdn, numpy_group_norm, perturb, random_inputs
+
+from compressor.layers import GDN, GroupNormalization, InstanceNormalization, LayerNormalization
 
 RNG = np.random.default_rng(18)
 

@@ -5,8 +5,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor.layers import (GDN, GroupNormalization, InstanceNormalization,
-                               LayerNormalization, group_norm)
+from compressor.layers import (
+  GDN,
+  GroupNormalization,
+  InstanceNormalization,
+  LayerNormalization,
+  group_norm,
+)
 
 RNG = np.random.default_rng(0)
 

@@ -6,6 +6,7 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
+from test_cli import run
 
 from compressor import codec, container, evaluation, refinement
 from compressor.codec import compress_file, compress_image, compress_to_target, decompress_bytes
@@ -15,7 +16,6 @@ from compressor.metrics import mse
 from compressor.store import load_model
 from compressor.training import TrainingConfig, train
 from conftest import TINY, photo, random_image
-from test_cli import run
 
 # A short schedule keeps the tests quick; the real levels are longer.
 QUICK = refinement.Schedule(iterations=25, learning_rate=1e-2)

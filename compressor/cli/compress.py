@@ -4,8 +4,15 @@ import os
 
 from absl import app, flags
 
-from compressor.cli.common import (check_folder_items, define_output_flags, describe, positional,
-                                   print_folder_item, tile_size, user_errors)
+from compressor.cli.common import (
+  check_folder_items,
+  define_output_flags,
+  describe,
+  positional,
+  print_folder_item,
+  tile_size,
+  user_errors,
+)
 from compressor.codec import compress_file, compress_folder, default_compressed_path
 from compressor.errors import ModelError
 from compressor.refinement import EFFORT_LEVELS

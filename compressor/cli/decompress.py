@@ -4,10 +4,21 @@ import os
 
 from absl import app, flags
 
-from compressor.cli.common import (check_folder_items, define_output_flags, describe, positional,
-                                   print_folder_item, tile_size, user_errors)
-from compressor.codec import (decompress_file, decompress_folder, default_decompressed_path,
-                              model_resolver)
+from compressor.cli.common import (
+  check_folder_items,
+  define_output_flags,
+  describe,
+  positional,
+  print_folder_item,
+  tile_size,
+  user_errors,
+)
+from compressor.codec import (
+  decompress_file,
+  decompress_folder,
+  default_decompressed_path,
+  model_resolver,
+)
 from compressor.store import SEARCH_PATH_ENV, load_model, model_search_path
 from compressor.zoo import resolve_model_dir
 

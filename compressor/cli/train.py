@@ -5,10 +5,9 @@ import signal
 from absl import app, flags, logging
 
 from compressor.cli.common import no_positional, user_errors
-from compressor.config import ModelConfig, NORMALIZATIONS
+from compressor.config import NORMALIZATIONS, ModelConfig
 from compressor.models import MODEL_CLASSES
-from compressor.training import (PRECISIONS, STRATEGIES, TrainingConfig, resolve_model_config,
-                                 train)
+from compressor.training import PRECISIONS, STRATEGIES, TrainingConfig, resolve_model_config, train
 
 _DEFAULTS = ModelConfig()
 _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",
@@ -16,7 +15,8 @@ _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes"
 
 flags.DEFINE_string("model_dir", None, "Directory for checkpoints, logs and the exported model.")
 flags.DEFINE_string("train_glob", None, "Glob of training images, e.g. 'photos/**/*.jpg'.")
-flags.DEFINE_string("name", None, "Model name written into bitstreams (default: the directory name).")
+flags.DEFINE_string("name", None,
+                    "Model name written into bitstreams (default: the directory name).")
 flags.DEFINE_enum("architecture", _DEFAULTS.architecture, sorted(MODEL_CLASSES), "Model class.")
 flags.DEFINE_integer("num_filters", _DEFAULTS.num_filters, "Filters of the hidden layers.")
 flags.DEFINE_integer("latent_channels", _DEFAULTS.latent_channels, "Channels of the latents.")
@@ -28,7 +28,8 @@ flags.DEFINE_enum("normalization", _DEFAULTS.normalization, list(NORMALIZATIONS)
 flags.DEFINE_integer("hyper_filters", _DEFAULTS.hyper_filters,
                      "Filters of the hyperprior transforms (default: --num_filters; "
                      "the factorized architecture has none).")
-flags.DEFINE_float("lambda", 0.01, "Rate-distortion trade-off: loss = bpp + lambda * MSE (0-255 scale).")
+flags.DEFINE_float("lambda", 0.01,
+                   "Rate-distortion trade-off: loss = bpp + lambda * MSE (0-255 scale).")
 flags.DEFINE_integer("patchsize", 256, "Side of the random training crops.")
 flags.DEFINE_integer("batchsize", 8, "Crops per training step.")
 flags.DEFINE_integer("steps", 100000, "Train until this step (counted over resumed runs).")
