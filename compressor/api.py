@@ -68,7 +68,7 @@ class Header:
   @property
   def bpp(self) -> float:
     """Bits per pixel of the whole file, as `compressor compress` reports it."""
-    return 8.0 * self.file_size / (self.width * self.height)
+    return container.bits_per_pixel(self.file_size, self.width, self.height)
 
   @property
   def has_alpha(self) -> bool:
@@ -235,7 +235,7 @@ def _encode(image, model, quality, target_bpp, effort, stacklevel):
     data, chosen = codec.compress_image(models, decoded, **extra), models
   else:
     data, chosen = codec.compress_to_target(models, decoded, target_bpp, **extra)
-    if 8.0 * len(data) / (decoded.width * decoded.height) > target_bpp:
+    if container.bits_per_pixel(len(data), decoded.width, decoded.height) > target_bpp:
       notes.append(f"nothing fits in {target_bpp} bpp; {chosen.model_name} makes the "
                    "smallest file")
   if effort:

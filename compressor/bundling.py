@@ -10,6 +10,7 @@ from absl import logging
 
 from compressor import zoo
 from compressor.codec import compress_image, decompress_bytes
+from compressor.container import bits_per_pixel
 from compressor.images import read_image, split_alpha
 from compressor.metrics import psnr
 from compressor.models import create_model
@@ -42,7 +43,7 @@ def _measure(model, image_paths):
     # As RGB, as the model coded it: gray layouts decode to one channel.
     decoded = split_alpha(decompress_bytes(data, model))[0]
     height, width = rgb.shape[:2]
-    bpps.append(8.0 * len(data) / (height * width))
+    bpps.append(bits_per_pixel(len(data), width, height))
     psnrs.append(psnr(rgb, decoded))
     if i % 10 == 0 or i == len(image_paths):
       logging.info("measured %d/%d images", i, len(image_paths))

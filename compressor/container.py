@@ -29,6 +29,7 @@ from compressor.errors import BitstreamError
 
 __all__ = [
     "EXTENSION",
+    "bits_per_pixel",
     "LAYOUTS",
     "Header",
     "MAGIC",
@@ -42,6 +43,7 @@ __all__ = [
 MAGIC = b"CMPR"
 # The file name extension of compressed files.
 EXTENSION = ".cmpr"
+
 VERSION = 2
 LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 # Largest image accepted, checked before anything is allocated.
@@ -73,6 +75,11 @@ class Header:
   @property
   def has_alpha(self):
     return self.layout in ("LA", "RGBA")
+
+
+def bits_per_pixel(num_bytes, width, height):
+  """The rate of `num_bytes` (a whole file, header included) for a width x height image."""
+  return 8.0 * num_bytes / (width * height)
 
 
 def _layout_code(layout):

@@ -12,6 +12,7 @@ from absl import logging
 from compressor.bdrate import bd_quality, bd_rate
 from compressor.classical import codec_by_name
 from compressor.codec import compress_image, decompress_bytes
+from compressor.container import bits_per_pixel
 from compressor.errors import EvaluationError
 from compressor.fileio import write_text_atomically
 from compressor.images import DecodedImage, read_image, split_alpha
@@ -107,7 +108,7 @@ def _measure(curve, setting, path, pixels):
   similarity = ms_ssim(pixels, decoded)
   return dict(curve=curve.name, setting=str(setting), image=os.path.basename(path),
               width=width, height=height, bytes=len(data),
-              bpp=8.0 * len(data) / (width * height), psnr_rgb=psnr(pixels, decoded),
+              bpp=bits_per_pixel(len(data), width, height), psnr_rgb=psnr(pixels, decoded),
               ms_ssim_rgb=similarity, ms_ssim_rgb_db=ms_ssim_db(similarity),
               encoding_time=encoding, decoding_time=decoding)
 

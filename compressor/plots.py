@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from compressor.container import bits_per_pixel  # noqa: E402
 from compressor.images import read_image, split_alpha  # noqa: E402
 from compressor.metrics import ms_ssim_db, psnr  # noqa: E402
 
@@ -78,7 +79,7 @@ def visual_comparison(image_path, curves, rows, path, crop=128, zoom=2):
     best = min(candidates, key=lambda r: abs(float(r["bpp"]) - target))
     setting = next(s for s in curve.settings if str(s) == best["setting"])
     data, decoded, _, _ = curve.code(original, setting)
-    bpp = 8.0 * len(data) / (height * width)
+    bpp = bits_per_pixel(len(data), width, height)
     tiles.append((f"{curve.name} {bpp:.2f} bpp {psnr(original, decoded):.1f} dB", decoded))
   label_height = 18
   tile = size * zoom

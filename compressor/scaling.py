@@ -9,6 +9,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from compressor.container import bits_per_pixel
 from compressor.errors import CompressorError
 
 __all__ = [
@@ -91,7 +92,7 @@ def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
       decode_seconds, decode_memory = measure_command(
           _cli("decompress", *common, coded, decoded))
       row = {"megapixels": pixels / 1e6, "width": width, "height": height,
-             "tiled": tiles != 0, "bpp": 8.0 * os.path.getsize(coded) / pixels,
+             "tiled": tiles != 0, "bpp": bits_per_pixel(os.path.getsize(coded), width, height),
              "encode_seconds": encode_seconds, "encode_peak_bytes": encode_memory,
              "decode_seconds": decode_seconds, "decode_peak_bytes": decode_memory}
       rows.append(row)

@@ -103,7 +103,7 @@ class _FakeModel:
                                               (31.9, 2), (32.0, 3), (100.0, 6)])
 def test_target_bpp_picks_the_highest_rate_that_fits(monkeypatch, target, expected):
   encodes = []
-  def fake_compress(model, image, tile_size):
+  def fake_compress(model, image, tile_size, effort):
     encodes.append(model.model_name)
     return bytes(model.bytes_per_pixel * image.width * image.height)
   monkeypatch.setattr(codec, "compress_image", fake_compress)

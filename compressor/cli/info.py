@@ -6,6 +6,7 @@ from absl import app, flags
 
 from compressor.api import find_model_dir, read_header
 from compressor.cli.common import user_errors
+from compressor.container import bits_per_pixel
 from compressor.errors import BitstreamError, CompressorError
 
 __all__ = ["describe_file", "main", "run"]
@@ -34,7 +35,6 @@ def describe_file(path, model_path=()):
     header = read_header(data)
   except BitstreamError as e:
     raise BitstreamError(f"{path}: {e}") from None
-  pixels = header.width * header.height
   installed = find_model_dir(header.fingerprint, model_path)
   where = (f"installed in {installed}" if installed
            else "not installed (decompress needs --model or --model_path)")
@@ -44,7 +44,8 @@ def describe_file(path, model_path=()):
             f"{where}")]
   payload_bytes = 0
   for what, size in header.payload_sizes:
-    lines.append(f"  {what}: {size} bytes, {8.0 * size / pixels:.4f} bpp")
+    bpp = bits_per_pixel(size, header.width, header.height)
+    lines.append(f"  {what}: {size} bytes, {bpp:.4f} bpp")
     payload_bytes += size
   lines.append(f"  header and checksum: {header.file_size - payload_bytes} bytes")
   return lines
