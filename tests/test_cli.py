@@ -180,7 +180,7 @@ def test_target_bpp_names_the_chosen_level(bundled_env, rocket, tmp_path):
 def test_demo_uses_the_bundled_default_and_reports_bpp_and_psnr(bundled_env, tmp_path):
   result = run_env(bundled_env, "demo", "--photo", "coffee", "--output_dir", tmp_path / "demo")
   assert result.returncode == 0, result.stderr
-  assert f"with model {FAMILY}-q1 ->" in result.stdout  # middle of levels 1, 2
+  assert f"with model {FAMILY}-q2 ->" in result.stdout  # the upper middle of levels 1, 2
   compressed = tmp_path / "demo" / "coffee.png.cmpr"
   size = os.path.getsize(compressed)
   assert f"{size} bytes, {8 * size / (400 * 600):.4f} bpp" in result.stdout
