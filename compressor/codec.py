@@ -14,11 +14,12 @@ from compressor.errors import BitstreamError, CompressorError, ModelError
 from compressor.fileio import check_output_path, write_atomically
 from compressor.images import (
   DEFAULT_MAX_PIXELS,
+  DecodedImage,
   check_pixel_limit,
-  merge_alpha,
+  merge_alpha_rows,
   read_image,
   split_alpha,
-  write_png,
+  write_png_rows,
 )
 from compressor.store import find_model, load_model
 from compressor.tiling import DEFAULT_TILE_SIZE
@@ -117,34 +118,79 @@ def _check_model(model, header):
         f"{header.width}x{header.height} image under this model (expected {expected})")
 
 
+def _open_bitstream(data, model, max_pixels):
+  """(header, model, payloads) of a file's bytes, checked before anything is decoded."""
+  header, payloads = container.unpack(data)
+  check_pixel_limit(header.width, header.height, max_pixels, "the compressed image")
+  if not isinstance(model, tf.keras.Model):
+    model = model(header)
+  _check_model(model, header)
+  return header, model, payloads
+
+
+def _alpha_rows(payload, header):
+  """Yields blocks of the alpha plane's rows as the decoder asks: send(rows) -> rows x width.
+
+  The plane is inflated a block at a time, and never past the image's size,
+  so a crafted payload cannot inflate it further.
+  """
+  width, height = header.width, header.height
+  inflater = zlib.decompressobj()
+  data, top = payload, 0
+  rows = yield None
+  while top < height:
+    wanted = min(rows, height - top) * width
+    try:
+      # Short only when the input has run out.
+      block = inflater.decompress(data, wanted)
+    except zlib.error as e:
+      raise BitstreamError(f"alpha plane is corrupt ({e})") from None
+    data = inflater.unconsumed_tail
+    if len(block) < wanted:
+      raise BitstreamError("alpha plane has the wrong size")
+    top += wanted // width
+    rows = yield np.frombuffer(block, np.uint8).reshape(-1, width)
+  try:
+    rest = inflater.decompress(data, 1) + inflater.flush()
+  except zlib.error as e:
+    raise BitstreamError(f"alpha plane is corrupt ({e})") from None
+  if rest:
+    raise BitstreamError("alpha plane has the wrong size")
+  yield None
+
+
+def _decoded_bands(header, model, payloads, tile_size):
+  """Yields the output pixels (in the file's layout) in bands of rows, top to bottom.
+
+  The last step checks that the payloads were whole (BitstreamError if not).
+  """
+  coded = len(header.coded_shapes)
+  alpha = None
+  if header.has_alpha:
+    alpha = _alpha_rows(payloads[coded], header)
+    next(alpha)
+  # A corrupt payload is a BitstreamError from the model; any other exception
+  # is a bug, and propagates so that tests and the fuzzer see it.
+  for rgb in model.decode_bands(payloads[:coded], header.coded_shapes, header.height,
+                                header.width, tile_size=tile_size):
+    yield merge_alpha_rows(rgb, None if alpha is None else alpha.send(len(rgb)), header.layout)
+  if alpha is not None:
+    alpha.send(0)
+
+
 def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS, tile_size=DEFAULT_TILE_SIZE):
   """Decodes a bitstream file's bytes with `model`, or a callable header -> model.
 
   Images larger than `tile_size` pixels on a side (None: never) are synthesized
   in tiles.
   """
-  header, payloads = container.unpack(data)
-  check_pixel_limit(header.width, header.height, max_pixels, "the compressed image")
-  if not isinstance(model, tf.keras.Model):
-    model = model(header)
-  _check_model(model, header)
-  coded = len(header.coded_shapes)
-  alpha = None
-  if header.has_alpha:
-    try:
-      # Bounded output: a crafted payload cannot inflate past the image size.
-      alpha = zlib.decompressobj().decompress(payloads[coded],
-                                              header.width * header.height + 1)
-    except zlib.error as e:
-      raise BitstreamError(f"alpha plane is corrupt ({e})") from None
-    if len(alpha) != header.width * header.height:
-      raise BitstreamError("alpha plane has the wrong size")
-    alpha = np.frombuffer(alpha, np.uint8).reshape(header.height, header.width)
-  # A corrupt payload is a BitstreamError from the model; any other exception
-  # is a bug, and propagates so that tests and the fuzzer see it.
-  rgb = model.decode(payloads[:coded], header.coded_shapes, header.height, header.width,
-                     tile_size=tile_size)
-  return merge_alpha(rgb, alpha, header.layout)
+  header, model, payloads = _open_bitstream(data, model, max_pixels)
+  pixels = np.empty((header.height, header.width, len(header.layout)), np.uint8)
+  top = 0
+  for band in _decoded_bands(header, model, payloads, tile_size):
+    pixels[top:top + len(band)] = band
+    top += len(band)
+  return DecodedImage(pixels, header.layout)
 
 
 def default_compressed_path(input_path):
@@ -216,9 +262,12 @@ def decompress_file(model, input_path, output_path=None, overwrite=False,
     raise CompressorError(f"{input_path}: no such file") from None
   except IsADirectoryError:
     raise CompressorError(f"{input_path} is a directory, not a compressed file") from None
-  image = decompress_bytes(data, model, max_pixels, tile_size)
-  write_png(output_path, image, overwrite)
-  return CodingStats(image.width, image.height, image.layout, len(data))
+  header, model, payloads = _open_bitstream(data, model, max_pixels)
+  # Written band by band as the synthesis makes them, so that memory does not
+  # grow with the image; a payload found corrupt at the end leaves no file.
+  write_png_rows(output_path, header.width, header.height, header.layout,
+                 _decoded_bands(header, model, payloads, tile_size), overwrite)
+  return CodingStats(header.width, header.height, header.layout, len(data))
 
 
 @dataclasses.dataclass

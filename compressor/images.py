@@ -1,12 +1,11 @@
 """Reading images of any Pillow mode into the codec's four layouts, and writing PNG."""
 
-import io
-
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from compressor.errors import ImageError
 from compressor.fileio import write_atomically
+from compressor.pngstream import write_png_bands
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -15,9 +14,11 @@ __all__ = [
     "from_pillow",
     "from_pixels",
     "merge_alpha",
+    "merge_alpha_rows",
     "read_image",
     "split_alpha",
     "write_png",
+    "write_png_rows",
 ]
 
 # Modes that are converted to one of L, LA, RGB, RGBA, and how.
@@ -134,22 +135,40 @@ def split_alpha(image):
   return np.ascontiguousarray(color), alpha
 
 
-def merge_alpha(rgb, alpha, layout):
-  """Inverse of split_alpha: gray layouts take the mean of the decoded RGB."""
+def merge_alpha_rows(rgb, alpha, layout):
+  """The output pixels of decoded RGB rows and their alpha rows (or None), in `layout`.
+
+  Gray layouts take the mean of the decoded RGB. Works on any band of rows.
+  """
   if layout.startswith("L"):
     color = np.round(rgb.astype(np.float32).mean(axis=2, keepdims=True)).astype(np.uint8)
   else:
     color = rgb
   if alpha is not None:
     color = np.concatenate([color, alpha[:, :, None]], axis=2)
-  return DecodedImage(color, layout)
+  return color
+
+
+def merge_alpha(rgb, alpha, layout):
+  """Inverse of split_alpha: gray layouts take the mean of the decoded RGB."""
+  return DecodedImage(merge_alpha_rows(rgb, alpha, layout), layout)
+
+
+# Rows per band when a whole image is written: bounds the PNG filter's copies.
+_WRITE_ROWS = 256
 
 
 def write_png(path, image, overwrite=False):
-  """Writes a DecodedImage as PNG, atomically."""
+  """Writes a DecodedImage as PNG (Pillow's default PNG, see pngstream), atomically."""
   pixels = image.pixels
-  if image.layout == "L":
-    pixels = pixels[:, :, 0]
-  buffer = io.BytesIO()
-  Image.fromarray(pixels).save(buffer, format="PNG")
-  write_atomically(path, lambda f: f.write(buffer.getvalue()), overwrite)
+  bands = (pixels[top:top + _WRITE_ROWS] for top in range(0, image.height, _WRITE_ROWS))
+  write_png_rows(path, image.width, image.height, image.layout, bands, overwrite)
+
+
+def write_png_rows(path, width, height, layout, bands, overwrite=False):
+  """Writes a PNG from an iterable of bands of rows (h x width x channels), atomically.
+
+  The file is the one write_png writes for the whole image, whatever the
+  bands. An exception from the iterable leaves no file behind.
+  """
+  write_atomically(path, lambda f: write_png_bands(f, width, height, layout, bands), overwrite)

@@ -15,6 +15,14 @@ __all__ = [
 ]
 
 
+def _known(parameter, value):
+  """A fixed parameter's value as a numpy scalar; `value` (a tensor) if it is not known."""
+  if parameter is None or callable(parameter):
+    return value
+  known = tf.get_static_value(parameter)
+  return value if known is None else known
+
+
 @tf.keras.utils.register_keras_serializable(package="compressor")
 class GDN(tfc.GDN):
   """Generalized divisive normalization (Ballé, Laparra & Simoncelli, 2016 and 2017).
@@ -96,6 +104,18 @@ class GDN(tfc.GDN):
   @property
   def simplified(self):
     return self._simplified
+
+  # tfc.GDN.call branches in Python on a fixed alpha and epsilon (to use abs,
+  # square or sqrt). As numbers known when tracing, rather than tensors, they
+  # let a graph be traced without AutoGraph, which is most of a cold start's
+  # first trace; the branch taken, and so the output, is the same.
+  @property
+  def alpha(self):
+    return _known(self.alpha_parameter, super().alpha)
+
+  @property
+  def epsilon(self):
+    return _known(self.epsilon_parameter, super().epsilon)
 
   def build(self, input_shape):
     input_shape = tf.TensorShape(input_shape)

@@ -1,6 +1,8 @@
 """Codec models and their registry: the factorized prior and the two hyperprior models."""
 
+import functools
 import math
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -38,6 +40,11 @@ _CODING_RANK = 3
 _NUM_SCALES = 64
 _SCALE_MIN, _SCALE_MAX = 0.11, 256.0
 _LOG_SCALE_STEP = (math.log(_SCALE_MAX) - math.log(_SCALE_MIN)) / (_NUM_SCALES - 1)
+
+# The coding graphs branch in Python only on what is known when tracing, so
+# AutoGraph has nothing to convert; converting every layer's call anyway was
+# most of a cold start's first trace. A branch on a tensor would fail loudly.
+_coding_graph = functools.partial(tf.function, autograph=False)
 
 
 def pad_to_multiple(image, factor):
@@ -99,6 +106,8 @@ def _factorized_coder_for(prior, channels):
 # Zero bytes after a payload: a valid payload leaves its last zeros implicit
 # (TFC's range decoder reads zeros past the end), usually 2 to 6 of them.
 _IMPLICIT_ZEROS = 64
+# Bytes of padding deflated at a time.
+_PADDING_BLOCK = 1 << 20
 
 
 def _decoder_input(string, num_values, coder):
@@ -115,7 +124,25 @@ def _decoder_input(string, num_values, coder):
   precision = int(coder.range_coder_precision)
   bits = 67 + (precision + 1 if precision < 16 else 32)
   ones = -(-num_values * bits // 8) + (len(string) + _IMPLICIT_ZEROS) * 1001 // 1000 + 64
-  return tf.constant(string + bytes(_IMPLICIT_ZEROS) + b"\xff" * ones)
+  # Inflated inside TensorFlow from a zlib stream of a few kB a megabyte: the
+  # padding (10 bytes a value, 0.5 GB at 100 MP) then exists once, where
+  # Python's bytes and tf.constant held about five copies while building it.
+  # After a full flush deflate starts afresh, so every block of 0xFF bytes
+  # deflates to the same segment: it is deflated once and repeated, and the
+  # stream's Adler-32 is that of everything it inflates to.
+  block = b"\xff" * min(ones, _PADDING_BLOCK)
+  repeats, rest = divmod(ones, len(block))
+  prefix = string + bytes(_IMPLICIT_ZEROS)
+  deflater = zlib.compressobj(1)
+  head = deflater.compress(prefix) + deflater.flush(zlib.Z_FULL_FLUSH)
+  segment = deflater.compress(block) + deflater.flush(zlib.Z_FULL_FLUSH)
+  tail = deflater.compress(block[:rest]) + deflater.flush()
+  checksum = zlib.adler32(prefix)
+  for _ in range(repeats):
+    checksum = zlib.adler32(block, checksum)
+  checksum = zlib.adler32(block[:rest], checksum)
+  stream = head + segment * repeats + tail[:-4] + checksum.to_bytes(4, "big")
+  return tf.io.decode_compressed(stream, compression_type="ZLIB")
 
 
 def _check_whole(whole, what):
@@ -202,11 +229,11 @@ class _CodecModel(tf.keras.Model):
       raise ModelError("the model has no range-coding tables; export it first")
     return self._coders
 
-  @tf.function(input_signature=[_IMAGE_SPEC])
+  @_coding_graph(input_signature=[_IMAGE_SPEC])
   def _analyze_tile(self, tile):
     return self.analysis(tf.cast(tile, tf.float32)[None] / 255.0)
 
-  @tf.function(input_signature=[_TENSOR_SPEC])
+  @_coding_graph(input_signature=[_TENSOR_SPEC])
   def _synthesize(self, latents):
     """8-bit pixels of [1, h, w, C] latents, uncropped: a whole padded image or one tile."""
     return _to_pixels(self.synthesis(latents)[0])
@@ -231,6 +258,21 @@ class _CodecModel(tf.keras.Model):
 
     An image larger than `tile_size` (None: never) is synthesized in tiles.
     """
+    pixels = np.empty((height, width, 3), np.uint8)
+    top = 0
+    for band in self.decode_bands(strings, shapes, height, width, tile_size):
+      pixels[top:top + len(band)] = band
+      top += len(band)
+    return pixels
+
+  def decode_bands(self, strings, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
+    """As `decode`, but yields the image as bands of rows, top to bottom.
+
+    Tiled, memory stays one band of tiles whatever the image; otherwise the
+    whole image is one band. The payload is known whole only when the
+    iterator is exhausted: the last step raises BitstreamError if it was not,
+    after the last band, so a consumer must not commit the output before then.
+    """
     shapes = [tuple(shape) for shape in shapes]
     expected = self.coded_shapes(height, width)
     if shapes != expected or len(strings) != len(expected):
@@ -238,17 +280,13 @@ class _CodecModel(tf.keras.Model):
           f"{len(strings)} payloads of shapes {shapes} do not fit a {width}x{height} "
           f"image under this model (expected shapes {expected})")
     if not tiles_needed(self.config, height, width, tile_size):
-      return _cropped(self._synthesize(self._range_decode(strings, shapes)), height, width)
-    pixels = np.empty((height, width, 3), np.uint8)
-    top = 0
+      yield _cropped(self._synthesize(self._range_decode(strings, shapes)), height, width)
+      return
     bands = self._decoded_latent_bands(strings, shapes, tile_size)
-    for band in synthesize_in_bands(self._synthesize, bands, self.config, height, width,
-                                    tile_size):
-      pixels[top:top + len(band)] = band
-      top += len(band)
+    yield from synthesize_in_bands(self._synthesize, bands, self.config, height, width,
+                                   tile_size)
     for _ in bands:  # Runs the decoder's final check.
       pass
-    return pixels
 
   def reconstruct(self, image):
     """The forward pass with hard quantization, as 8-bit pixels (no coding)."""
@@ -323,16 +361,16 @@ class FactorizedPriorModel(_CodecModel):
     """Uses saved tables, so decoding never depends on recomputing them."""
     self._install_coders({"latents": _factorized_coder(tables, self.config.latent_channels)})
 
-  @tf.function(input_signature=[_IMAGE_SPEC])
+  @_coding_graph(input_signature=[_IMAGE_SPEC])
   def _hard_latents(self, image):
     return self.coders["latents"].quantize(self.analysis(self._padded(image) / 255.0))
 
-  @tf.function(input_signature=[_IMAGE_SPEC])
+  @_coding_graph(input_signature=[_IMAGE_SPEC])
   def _compress(self, image):
     latents = self.analysis(self._padded(image) / 255.0)
     return self.coders["latents"].compress(latents)[0], tf.shape(latents)[1:]
 
-  @tf.function(input_signature=[_STRING_SPEC, _STRING_SPEC, _SIZE_SPEC])
+  @_coding_graph(input_signature=[_STRING_SPEC, _STRING_SPEC, _SIZE_SPEC])
   def _decompress(self, string, padded, latent_size):
     return _decode_factorized(self.coders["latents"], string, padded, latent_size,
                               self.config.latent_channels)
@@ -486,17 +524,17 @@ class ScaleHyperpriorModel(_CodecModel):
     self._install_coders({"side": _factorized_coder(side, self.config.side_filters),
                           "latents": latents})
 
-  @tf.function(input_signature=[_IMAGE_SPEC])
+  @_coding_graph(input_signature=[_IMAGE_SPEC])
   def _analyze(self, image):
     """Latents and quantized side information (what the decoder will decode) of an image."""
     latents = self.analysis(self._padded(image) / 255.0)
     return latents, self._side_information(latents)
 
-  @tf.function(input_signature=[_TENSOR_SPEC])
+  @_coding_graph(input_signature=[_TENSOR_SPEC])
   def _side_information(self, latents):
     return self.coders["side"].quantize(self.hyper_analysis(self._hyper_input(latents)))
 
-  @tf.function(input_signature=[_TENSOR_SPEC, _SIZE_SPEC])
+  @_coding_graph(input_signature=[_TENSOR_SPEC, _SIZE_SPEC])
   def _entropy_parameters(self, side_latents, latent_size):
     """The one graph that derives the latents' entropy parameters from side information.
 
@@ -507,21 +545,21 @@ class ScaleHyperpriorModel(_CodecModel):
     """
     return self._parameters(side_latents, latent_size)
 
-  @tf.function(input_signature=[_TENSOR_SPEC])
+  @_coding_graph(input_signature=[_TENSOR_SPEC])
   def _compress_side(self, side_latents):
     return self.coders["side"].compress(side_latents)[0]
 
-  @tf.function(input_signature=[_STRING_SPEC, _STRING_SPEC, _SIZE_SPEC])
+  @_coding_graph(input_signature=[_STRING_SPEC, _STRING_SPEC, _SIZE_SPEC])
   def _decompress_side(self, string, padded, side_size):
     return _decode_factorized(self.coders["side"], string, padded, side_size,
                               self.config.side_filters)
 
-  @tf.function(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
+  @_coding_graph(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
   def _compress_latents(self, latents, parameters):
     indexes, means = self._conditionals(parameters, training=False)
     return self.coders["latents"].compress(latents, indexes, loc=means)[0]
 
-  @tf.function(input_signature=[_STRING_SPEC, _STRING_SPEC, _TENSOR_SPEC])
+  @_coding_graph(input_signature=[_STRING_SPEC, _STRING_SPEC, _TENSOR_SPEC])
   def _decompress_latents(self, string, padded, parameters):
     """(latents, whether they code back to exactly `string`), as TFC's decompress decodes."""
     indexes, means = self._conditionals(parameters, training=False)
@@ -537,7 +575,7 @@ class ScaleHyperpriorModel(_CodecModel):
     latents = tf.cast(symbols + tf.gather(coder.cdf_offset, indexes), tf.float32)
     return (latents if means is None else latents + means), whole
 
-  @tf.function(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
+  @_coding_graph(input_signature=[_TENSOR_SPEC, _TENSOR_SPEC])
   def _quantize_latents(self, latents, parameters):
     _, means = self._conditionals(parameters, training=False)
     return self.coders["latents"].quantize(latents, loc=means)
