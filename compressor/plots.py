@@ -118,8 +118,12 @@ def scaling_plot(rows, path):
 
 
 def learning_curve_plot(points, path):
-  """BD-rate against the anchors, and each level's PSNR, against total training steps."""
-  figure, (rates, levels) = plt.subplots(1, 2, figsize=(11, 4.2))
+  """BD-rate against the anchors by total training steps, and each point's family as a curve.
+
+  Levels are not compared across points by number: their lambdas may change between
+  stretches, so the right panel draws each point's rate-distortion curve instead.
+  """
+  figure, (rates, curves) = plt.subplots(1, 2, figsize=(11, 4.2))
   steps = [p["total_steps"] for p in points]
   anchors = sorted({k[len("bd_rate_vs_"):] for p in points for k in p
                     if k.startswith("bd_rate_vs_")})
@@ -129,15 +133,11 @@ def learning_curve_plot(points, path):
   rates.axhline(0, color="black", linewidth=0.8)
   rates.set(xlabel="total training steps", ylabel="BD-rate (%), PSNR; below 0 is better",
             xscale="log")
-  qualities = sorted({level["quality"] for p in points for level in p["levels"]})
-  for quality in qualities:
-    at = [(p["total_steps"], level) for p in points for level in p["levels"]
-          if level["quality"] == quality]
-    levels.plot([s for s, _ in at], [level["psnr"] for _, level in at], "o-",
-                label=f"level {quality}")
-  levels.set(xlabel="total training steps", ylabel="PSNR (dB) on the validation set",
-             xscale="log")
-  for axes in (rates, levels):
+  for p in points:
+    curves.plot([level["bpp"] for level in p["levels"]], [level["psnr"] for level in p["levels"]],
+                "o-", label=f"{p['date']}, {p['total_steps']:,} steps")
+  curves.set(xlabel="bits per pixel", ylabel="PSNR (dB) on the validation set")
+  for axes in (rates, curves):
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
   figure.tight_layout()
