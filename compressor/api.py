@@ -12,14 +12,14 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
-from compressor import container
+from compressor.coding import container
 from compressor.errors import BitstreamError, CompressorError, ImageError, ModelError
 
 if TYPE_CHECKING:
   import numpy as np
   from PIL import Image
 
-  from compressor.models import _CodecModel as Model
+  from compressor.nn.base import CodecModel as Model
 
 __all__ = [
     "CompressorWarning",
@@ -39,11 +39,11 @@ ModelLike = Union[None, str, "os.PathLike[str]", "Model"]
 # For encode with target_bpp, also a sequence of those, from low to high rate.
 ModelSpec = Union[ModelLike, Sequence[ModelLike]]
 ImageLike = Union["Image.Image", "np.ndarray"]
-# Loaded models found by a file's fingerprint. The fingerprint hashes the exact
-# weights, so a cached model can never be the wrong one; the bound keeps a
-# program that meets many models from holding them all.
-_LOADED_BY_FINGERPRINT = {}
+# The bound on models kept loaded for decode: a program that meets many models
+# does not hold them all.
 _MAX_CACHED_MODELS = 4
+# store.ModelFinder, made at the first decode without a model (it needs NumPy).
+_finder = None
 
 
 class CompressorWarning(UserWarning):
@@ -72,7 +72,7 @@ class Header:
 
   @property
   def has_alpha(self) -> bool:
-    return self.layout in ("LA", "RGBA")
+    return container.has_alpha(self.layout)
 
 
 def _as_bytes(data):
@@ -110,7 +110,7 @@ def find_model_dir(fingerprint: Union[str, bytes], model_path: Sequence[str] = (
   Searches `model_path`, then $COMPRESSOR_MODEL_PATH, then the bundled models,
   as `compressor decompress` does.
   """
-  from compressor import store
+  from compressor.coding import store
   wanted = bytes.fromhex(fingerprint) if isinstance(fingerprint, str) else fingerprint
   return store.find_model(wanted, store.model_search_path(model_path))
 
@@ -123,13 +123,13 @@ def load_model(name_or_dir: "Union[str, os.PathLike[str], None]" = None, *,
   family (None: the default family); `quality` picks a family's level
   (default: its middle one). Raises ModelError naming what is wrong.
   """
-  from compressor.zoo import resolve_model_dir
+  from compressor.coding.zoo import resolve_model_dir
   if name_or_dir is not None and not isinstance(name_or_dir, (str, os.PathLike)):
     raise ModelError(f"expected a model directory or a bundled model's name, not "
                      f"{type(name_or_dir).__name__}")
   directory = resolve_model_dir(None if name_or_dir is None else os.fspath(name_or_dir),
                                 quality)
-  from compressor.store import load_model as load  # TensorFlow: only now
+  from compressor.coding.store import load_model as load  # TensorFlow: only now
   return load(directory)
 
 
@@ -151,20 +151,22 @@ def _model(model, quality=None):
 
 def _target_models(model):
   """The models, low to high rate, that target_bpp chooses from."""
-  from compressor.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
+  from compressor.coding.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
   if isinstance(model, (list, tuple)):
     if not model:
       raise ModelError("no models to choose from")
-    # Directories stay directories: compress_to_target loads only the levels it tries.
-    return [m if _is_loaded_model(m) else resolve_model_dir(os.fspath(m))
-            if isinstance(m, (str, os.PathLike)) else _model(m) for m in model]
+    # compress_to_target loads only the levels it tries.
+    from compressor.coding.store import LazyModels
+    return LazyModels(resolve_model_dir(os.fspath(m)) if isinstance(m, (str, os.PathLike))
+                      else _model(m) for m in model)
   family = DEFAULT_FAMILY if model is None else model
   levels = quality_levels(family) if isinstance(family, str) else {}
   if not levels:
     shown = repr(family) if isinstance(family, (str, os.PathLike)) else type(family).__name__
     raise ModelError(f"--target_bpp needs a bundled model family with quality levels, "
                      f"not {shown}")
-  return list(levels.values())
+  from compressor.coding.store import LazyModels
+  return LazyModels(levels.values())
 
 
 def _decoded_image(image, notes):
@@ -172,7 +174,7 @@ def _decoded_image(image, notes):
   import numpy as np
   from PIL import Image
 
-  from compressor.images import from_pillow, from_pixels
+  from compressor.coding.images import from_pillow, from_pixels
   if isinstance(image, Image.Image):
     if image.width == 0 or image.height == 0:
       raise ImageError("image has zero width or height")
@@ -227,7 +229,7 @@ def _encode(image, model, quality, target_bpp, effort, stacklevel):
     models = _target_models(model)
   else:
     models = _model(model, quality)
-  from compressor import codec
+  from compressor.coding import codec
   # `effort` is new in the encoder; passed only when asked for, so effort=0
   # works with any build.
   extra = {"effort": effort} if effort else {}
@@ -239,8 +241,8 @@ def _encode(image, model, quality, target_bpp, effort, stacklevel):
       notes.append(f"nothing fits in {target_bpp} bpp; {chosen.model_name} makes the "
                    "smallest file")
   if effort:
-    from compressor import refinement
-    from compressor.tiling import DEFAULT_TILE_SIZE
+    from compressor.coding import refinement
+    from compressor.nn.tiling import DEFAULT_TILE_SIZE
     lowered = refinement.lowered_effort_note(chosen, decoded.height, decoded.width,
                                              DEFAULT_TILE_SIZE, effort)
     notes += [lowered] if lowered else []
@@ -249,17 +251,14 @@ def _encode(image, model, quality, target_bpp, effort, stacklevel):
   return data
 
 
-def _by_fingerprint(header):
-  """The installed model a file names, loaded once per fingerprint."""
-  model = _LOADED_BY_FINGERPRINT.get(header.fingerprint)
-  if model is None:
-    from compressor.codec import model_resolver
-    from compressor.store import model_search_path
-    model = model_resolver(None, model_search_path())(header)
-    while len(_LOADED_BY_FINGERPRINT) >= _MAX_CACHED_MODELS:
-      del _LOADED_BY_FINGERPRINT[next(iter(_LOADED_BY_FINGERPRINT))]
-    _LOADED_BY_FINGERPRINT[header.fingerprint] = model
-  return model
+def _installed_models():
+  """The finder of the models that files name, kept loaded for the next files."""
+  global _finder
+  from compressor.coding.store import ModelFinder, model_search_path
+  search_path = model_search_path()  # $COMPRESSOR_MODEL_PATH as it is now
+  if _finder is None or _finder.search_path != search_path:
+    _finder = ModelFinder(search_path=search_path, max_loaded=_MAX_CACHED_MODELS)
+  return _finder
 
 
 def decode(data: Union[bytes, bytearray, memoryview], *, model: ModelLike = None) -> "Image.Image":
@@ -272,10 +271,10 @@ def decode(data: Union[bytes, bytearray, memoryview], *, model: ModelLike = None
   data = _as_bytes(data)
   # Bytes that are no compressed file fail here, before TensorFlow loads.
   container.unpack(data)
-  resolve = _by_fingerprint if model is None else _model(model)
+  model = _installed_models() if model is None else _model(model)
   from PIL import Image
 
-  from compressor.codec import decompress_bytes
-  decoded = decompress_bytes(data, resolve)
+  from compressor.coding.codec import decompress_bytes
+  decoded = decompress_bytes(data, model)
   pixels = decoded.pixels[:, :, 0] if decoded.layout == "L" else decoded.pixels
   return Image.fromarray(pixels)  # uint8 with 1, 2, 3, 4 channels: L, LA, RGB, RGBA

@@ -6,12 +6,12 @@ import os
 import numpy as np
 from PIL import Image
 
-from compressor import zoo
-from compressor.codec import compress_file, decompress_file
+from compressor.coding import zoo
+from compressor.coding.codec import compress_file, decompress_file
+from compressor.coding.images import read_image
+from compressor.coding.store import load_model
 from compressor.errors import CompressorError
-from compressor.images import read_image
-from compressor.metrics import psnr
-from compressor.store import load_model
+from compressor.evaluation.metrics import psnr
 
 __all__ = ["DemoResult", "PHOTOS", "run_demo", "save_photo"]
 

@@ -10,7 +10,8 @@ model is the installed one the file names (see compressor.decode).
 
 from PIL import Image, ImageFile
 
-from compressor import api, container
+from compressor import api
+from compressor.coding import container
 
 __all__ = ["EXTENSION", "FORMAT", "MIME_TYPE", "CompressorImageFile", "register"]
 

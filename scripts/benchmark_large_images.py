@@ -13,8 +13,8 @@ import os
 
 from absl import app, flags
 
-from compressor.plots import scaling_plot
-from compressor.scaling import measure_sizes
+from compressor.evaluation.plots import scaling_plot
+from compressor.tools.scaling import measure_sizes
 
 flags.DEFINE_list("megapixels", ["1", "16", "64", "100"], "Image sizes in megapixels.")
 flags.DEFINE_float("untiled_up_to", 16.0, "Also run without tiles up to this size.")

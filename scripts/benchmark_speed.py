@@ -13,8 +13,14 @@ import json
 from absl import app, flags, logging
 
 from compressor.cli.common import user_errors
-from compressor.speed import DEFAULT_SIZES, benchmark, benchmark_images, format_report, parse_size
-from compressor.zoo import DEFAULT_FAMILY, resolve_model_dir
+from compressor.coding.zoo import DEFAULT_FAMILY, resolve_model_dir
+from compressor.tools.speed import (
+  DEFAULT_SIZES,
+  benchmark,
+  benchmark_images,
+  format_report,
+  parse_size,
+)
 
 flags.DEFINE_string("model", None, "Model directory, bundled model name or bundled family "
                     f"(default: {DEFAULT_FAMILY}).")

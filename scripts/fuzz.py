@@ -11,9 +11,9 @@ import atheris
 from absl import app, flags
 
 with atheris.instrument_imports(include=["compressor"]):
-  from compressor import fuzzing
-  from compressor.store import load_model
-  from compressor.zoo import resolve_model_dir
+  from compressor.coding.store import load_model
+  from compressor.coding.zoo import resolve_model_dir
+  from compressor.tools import fuzzing
 
 flags.DEFINE_string("model", None, "Model directory or bundled model name.")
 flags.DEFINE_integer("runs", 100000, "Inputs to try.")

@@ -13,9 +13,10 @@ import json
 
 from absl import app, flags
 
-from compressor import plots, zoo
-from compressor.learning_curve import add_point, curve_point
-from compressor.store import read_description
+from compressor.coding import zoo
+from compressor.coding.store import read_description
+from compressor.evaluation import plots
+from compressor.evaluation.learning_curve import add_point, curve_point
 
 flags.DEFINE_string("curve", None, "The family's curve from `compressor evaluate`.")
 flags.DEFINE_multi_string("anchor", [], "Curves to take BD-rates against, e.g. JPEG and WebP.")

@@ -9,7 +9,7 @@
 #     bmshj2018-factorized-q3 70 12 > runs/family.log 2>&1 &
 set -euo pipefail
 train_glob=$1 run_dir=$2 init_from=$3 base_minutes=$4 level_minutes=$5
-family=configs/bmshj2018-factorized-family
+family=configs/families/bmshj2018-factorized
 compressor train --flagfile="$family/base.flags" --train_glob="$train_glob" \
   --model_dir="$run_dir/base" --init_from="$init_from" --max_minutes="$base_minutes"
 for flagfile in "$family"/q*.flags; do

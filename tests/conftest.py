@@ -8,9 +8,9 @@ from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from compressor.config import ModelConfig  # noqa: E402
-from compressor.models import create_model  # noqa: E402
-from compressor.training import TrainingConfig, train  # noqa: E402
+from compressor.nn.config import ModelConfig  # noqa: E402
+from compressor.nn.registry import create_model  # noqa: E402
+from compressor.training.trainer import TrainingConfig, train  # noqa: E402
 
 TINY = ModelConfig(num_filters=16, latent_channels=16, kernel_sizes=(5, 5, 5, 5),
                    strides=(2, 2, 2, 2))
@@ -58,7 +58,7 @@ def trained_model_dir(tmp_path_factory, photo_dir):
 
 @pytest.fixture(scope="session")
 def trained_model(trained_model_dir):
-  from compressor.store import load_model
+  from compressor.coding.store import load_model
   return load_model(trained_model_dir)
 
 

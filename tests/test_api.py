@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 import compressor
-from compressor import api, container, store
-from compressor.codec import compress_file
+from compressor import api
+from compressor.coding import container, store
+from compressor.coding.codec import compress_file
+from compressor.coding.zoo import bundled_models
 from compressor.errors import BitstreamError, CompressorError, ImageError, ModelError
-from compressor.zoo import bundled_models
 from conftest import random_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from compressor.bdrate import bd_quality, bd_rate
+from compressor.evaluation.bdrate import bd_quality, bd_rate
 
 RATE = np.array([0.1, 0.25, 0.5, 1.0, 1.8])
 PSNR = 30 + 4 * np.log2(RATE / 0.1) ** 0.9

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from compressor import zoo
-from compressor.codec import compress_image, decompress_bytes
-from compressor.images import DecodedImage
-from compressor.store import WEIGHTS_FILE, load_model, read_description
+from compressor.coding import zoo
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.images import DecodedImage
+from compressor.coding.store import WEIGHTS_FILE, load_model, read_description
 from conftest import photo
 
 # What the package promises: every bundled weight file together at most this size.

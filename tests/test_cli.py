@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compressor.store import load_model
-from compressor.zoo import DEFAULT_FAMILY as FAMILY
+from compressor.cli import command_line
+from compressor.coding.store import load_model
+from compressor.coding.zoo import DEFAULT_FAMILY as FAMILY
 from conftest import photo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +22,7 @@ def run(*args, script=False):
   if script:
     command, args = [sys.executable, os.path.join(ROOT, "scripts", f"{args[0]}.py")], args[1:]
   else:
-    command = [sys.executable, "-m", "compressor.cli"]
+    command = command_line()
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COMPRESSOR_MODEL_PATH="")
   return subprocess.run(command + [str(a) for a in args], capture_output=True, text=True,
                         env=env, timeout=300)
@@ -53,7 +54,7 @@ def test_compress_then_decompress_by_fingerprint(trained_model_dir, rocket, tmp_
   decoded = tmp_path / "rocket.decoded.png"
   assert f"-> {decoded}: 201x150 RGB" in result.stdout
   model = load_model(trained_model_dir)
-  from compressor.images import read_image
+  from compressor.coding.images import read_image
   np.testing.assert_array_equal(np.asarray(Image.open(decoded)),
                                 model.reconstruct(read_image(str(rocket)).pixels))
   # A second run refuses to clobber what the first wrote.
@@ -140,9 +141,8 @@ def bundled_env(tmp_path, trained_model_dir, photo_dir):
 
 
 def run_env(env, *args):
-  command = [sys.executable, "-m", "compressor.cli"] + [str(a) for a in args]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COMPRESSOR_MODEL_PATH="", **env)
-  return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+  return subprocess.run(command_line(*args), capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_models_lists_levels_and_compress_uses_them(bundled_env, rocket, tmp_path):
@@ -210,7 +210,7 @@ def test_compress_and_decompress_folders(trained_model_dir, tmp_path):
   assert lines[0].startswith(f"[1/3] {photos / 'a.png'} -> {out / 'a.png.cmpr'}: 56x40 RGB")
   assert lines[1].startswith(f"[2/3] {photos / 'b.png'}: error: ")
   assert "not an image Pillow can read" in lines[1]
-  assert lines[2].startswith("[3/3] ") and lines[2].endswith("images/s, ETA 0 s)")
+  assert lines[2].startswith("[3/3] ") and lines[2].endswith("images/s, ETA 0s)")
   assert sorted(os.listdir(out)) == ["a.png.cmpr", "c.png.cmpr"]
   # Next to the inputs, with the model found by the fingerprint the files carry.
   result = run("decompress", "--model_path", os.path.dirname(trained_model_dir), out)

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compressor import container
-from compressor.codec import (
+from compressor.coding import container
+from compressor.coding.codec import (
   compress_file,
   decompress_bytes,
   decompress_file,
   default_decompressed_path,
-  model_resolver,
 )
+from compressor.coding.images import read_image
+from compressor.coding.store import ModelFinder
 from compressor.errors import BitstreamError, CompressorError, ModelError
-from compressor.images import read_image
 from conftest import photo, random_image
 
 
@@ -96,11 +96,11 @@ def test_wrong_model_is_refused(trained_model, untrained_model, png, tmp_path):
 def test_model_is_found_by_fingerprint(trained_model, trained_model_dir, png, tmp_path):
   compress_file(trained_model, png)
   out = tmp_path / "found.png"
-  resolve = model_resolver(search_path=[os.path.dirname(trained_model_dir)])
-  decompress_file(resolve, png + ".cmpr", str(out))
+  finder = ModelFinder(search_path=[os.path.dirname(trained_model_dir)])
+  decompress_file(finder, png + ".cmpr", str(out))
   assert out.exists()
   with pytest.raises(ModelError, match="not installed"):
-    decompress_file(model_resolver(search_path=[str(tmp_path)]), png + ".cmpr",
+    decompress_file(ModelFinder(search_path=[str(tmp_path)]), png + ".cmpr",
                     str(tmp_path / "x.png"))
 
 

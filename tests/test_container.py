@@ -5,8 +5,8 @@ import zlib
 
 import pytest
 
-from compressor import container
-from compressor.container import VERSION, Header, pack, unpack
+from compressor.coding import container
+from compressor.coding.container import VERSION, Header, pack, unpack
 from compressor.errors import BitstreamError
 
 FINGERPRINT = bytes(range(16))

@@ -18,11 +18,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor import container
-from compressor.codec import compress_image, decompress_bytes
-from compressor.images import DecodedImage
-from compressor.store import load_model
-from compressor.training import TrainingConfig, train
+from compressor.coding import container
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.images import DecodedImage
+from compressor.coding.store import load_model
+from compressor.training.trainer import TrainingConfig, train
 from conftest import TINY, photo
 
 # Generous: each of these files decodes or is refused in well under a second.
@@ -33,9 +33,9 @@ STARTUP_SECONDS = 60
 DECODE_ALL = textwrap.dedent("""
     import os, sys, time
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from compressor.codec import decompress_bytes
+    from compressor.coding.codec import decompress_bytes
     from compressor.errors import CompressorError
-    from compressor.store import load_model
+    from compressor.coding.store import load_model
     model = load_model(sys.argv[1])
     for path in sys.argv[2:]:
       began = time.monotonic()

@@ -5,18 +5,18 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from compressor import training
-from compressor.config import ModelConfig
+from compressor.cli import command_line
+from compressor.coding.store import load_model
 from compressor.errors import TrainingError
-from compressor.store import load_model
-from compressor.training import TrainingConfig, train
+from compressor.nn.config import ModelConfig
+from compressor.training.distribution import per_replica_batch_size
+from compressor.training.trainer import TrainingConfig, train
 from conftest import random_image
 
 SMALL = ModelConfig(num_filters=8, latent_channels=8, kernel_sizes=(5, 5), strides=(2, 2))
@@ -48,11 +48,12 @@ def free_ports(count):
 def run_workers(tmp_path, image_dir, steps):
   """Runs `compressor train` as both workers of a localhost cluster; returns their logs."""
   cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
-  command = [sys.executable, "-m", "compressor.cli", "train", "--strategy=multi_worker",
-             "--model_dir", str(tmp_path / "run"), "--train_glob", str(image_dir / "*.png"),
-             "--num_filters=8", "--latent_channels=8", "--kernel_sizes=5,5", "--strides=2,2",
-             "--patchsize=32", "--batchsize=4", f"--steps={steps}", "--log_every=1",
-             "--checkpoint_every=2", "--learning_rate=1e-3", "--clip_norm=1", "--seed=1"]
+  command = command_line(
+      "train", "--strategy=multi_worker", "--model_dir", tmp_path / "run",
+      "--train_glob", image_dir / "*.png", "--num_filters=8", "--latent_channels=8",
+      "--kernel_sizes=5,5", "--strides=2,2", "--patchsize=32", "--batchsize=4",
+      f"--steps={steps}", "--log_every=1", "--checkpoint_every=2", "--learning_rate=1e-3",
+      "--clip_norm=1", "--seed=1")
   processes, logs = [], []
   try:
     for index in range(2):
@@ -120,11 +121,11 @@ def test_mirrored_gives_the_same_result_as_default(tmp_path, image_dir):
 
 
 def test_batch_size_must_split_evenly_across_replicas():
-  assert training._per_replica_batch_size(8, 2) == 4
+  assert per_replica_batch_size(8, 2) == 4
   with pytest.raises(TrainingError,
                      match=r"^--batchsize 6 cannot be split evenly across 4 replicas; "
                            r"use a multiple of 4$"):
-    training._per_replica_batch_size(6, 4)
+    per_replica_batch_size(6, 4)
 
 
 def test_multi_worker_needs_tf_config(tmp_path, image_dir, monkeypatch):

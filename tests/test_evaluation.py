@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image, JpegImagePlugin
 
-from compressor import classical, evaluation, metrics
 from compressor.errors import EvaluationError
+from compressor.evaluation import classical, metrics
+from compressor.evaluation import rate_distortion as evaluation
 from conftest import photo, random_image
 
 # --- metrics ---------------------------------------------------------------------------
@@ -231,8 +232,8 @@ def test_parse_curve_spec():
 
 
 def test_model_curve_measures_real_bitstreams(tmp_path, trained_model_dir, trained_model):
-  from compressor.codec import compress_image
-  from compressor.images import DecodedImage
+  from compressor.coding.codec import compress_image
+  from compressor.coding.images import DecodedImage
   images = _image_folder(tmp_path, 2)
   curve = evaluation.model_curve([trained_model_dir])
   assert curve.settings[0].startswith("tiny@")

@@ -4,22 +4,18 @@ import os
 import random
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from compressor import container
-from compressor.codec import decompress_bytes
-from compressor.store import load_model
+from compressor.cli import command_line
+from compressor.coding import container
+from compressor.coding.codec import decompress_bytes
+from compressor.coding.store import load_model
 from conftest import photo
 
 CHECKPOINT_EVERY = 3
-
-
-def cli(*args):
-  return [sys.executable, "-m", "compressor.cli"] + [str(a) for a in args]
 
 
 def env():
@@ -36,7 +32,7 @@ def latest_step(model_dir):
 
 def test_sigkill_at_random_points_loses_at_most_one_interval(photo_dir, tmp_path):
   model_dir = tmp_path / "model"
-  command = cli("train", "--model_dir", model_dir, "--train_glob", photo_dir / "*.png",
+  command = command_line("train", "--model_dir", model_dir, "--train_glob", photo_dir / "*.png",
                 "--num_filters=8", "--latent_channels=8", "--kernel_sizes=5,5",
                 "--strides=2,2", "--patchsize=32", "--batchsize=2", "--log_every=1",
                 f"--checkpoint_every={CHECKPOINT_EVERY}", "--learning_rate=1e-3",
@@ -71,9 +67,10 @@ def test_parallel_compress_processes_do_not_interfere(trained_model_dir, tmp_pat
   names = ["astronaut", "coffee", "chelsea"]
   for name in names:
     Image.fromarray(photo(name)[:96, :128]).save(tmp_path / f"{name}.png")
-  jobs = [cli("compress", "--model", trained_model_dir, tmp_path / f"{n}.png") for n in names]
+  jobs = [command_line("compress", "--model", trained_model_dir, tmp_path / f"{n}.png")
+          for n in names]
   # Two processes race for the same output name.
-  jobs += [cli("compress", "--model", trained_model_dir, tmp_path / "astronaut.png",
+  jobs += [command_line("compress", "--model", trained_model_dir, tmp_path / "astronaut.png",
                tmp_path / "same.cmpr") for _ in range(2)]
   processes = [subprocess.Popen(j, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=env()) for j in jobs]

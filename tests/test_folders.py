@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compressor.codec import compress_file, compress_folder, decompress_file, decompress_folder
+from compressor.coding.codec import compress_file, decompress_file
+from compressor.coding.folders import compress_folder, decompress_folder
+from compressor.coding.store import ModelFinder, load_model
 from compressor.errors import CompressorError
-from compressor.store import load_model
 from conftest import photo
 
 NAMES = ["coffee.png", "gray.png", "rocket.jpg"]
@@ -93,12 +94,15 @@ def test_a_failing_file_does_not_stop_the_others(model, photos, tmp_path):
   assert len(os.listdir(tmp_path / "decoded")) == 3
 
 
-def test_a_folder_of_files_by_one_model_loads_it_once(model, photos, tmp_path):
+def test_a_folder_of_files_by_one_model_loads_it_once(model, seeded_model_dir, photos, tmp_path,
+                                                      monkeypatch):
   compress_folder(model, str(photos), str(tmp_path / "out"))
-  calls = []
-  items = decompress_folder(lambda header: calls.append(header) or model,
-                            str(tmp_path / "out"), str(tmp_path / "decoded"))
-  assert len(items) == 3 and len(calls) == 1
+  loads = []
+  monkeypatch.setattr("compressor.coding.store.load_model",
+                      lambda directory: loads.append(directory) or model)
+  finder = ModelFinder(search_path=[os.path.dirname(seeded_model_dir)])
+  items = decompress_folder(finder, str(tmp_path / "out"), str(tmp_path / "decoded"))
+  assert [i.error for i in items] == [None] * 3 and loads == [seeded_model_dir]
 
 
 def test_two_inputs_for_one_output_name_are_refused(model, photos, tmp_path):

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compressor.codec import compress_image
-from compressor.fuzzing import decode_untrusted, repair_crc
-from compressor.images import DecodedImage
-from compressor.store import load_model
+from compressor.coding.codec import compress_image
+from compressor.coding.images import DecodedImage
+from compressor.coding.store import load_model
+from compressor.tools.fuzzing import decode_untrusted, repair_crc
 from conftest import photo, random_image
 
 OUTCOMES = collections.Counter()

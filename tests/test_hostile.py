@@ -15,17 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compressor import container
-from compressor.codec import (
-  compress_file,
-  compress_folder,
-  decompress_file,
-  decompress_folder,
-  model_resolver,
-)
+from compressor.coding import container
+from compressor.coding.codec import compress_file, decompress_file
+from compressor.coding.folders import compress_folder, decompress_folder
+from compressor.coding.store import ModelFinder, load_model
 from compressor.errors import CompressorError
-from compressor.store import load_model
-from compressor.training import TrainingConfig, train
+from compressor.training.trainer import TrainingConfig, train
 from conftest import TINY, photo
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -175,7 +170,7 @@ def outcome(command, case, env):
         result += "; note: " + "; ".join(stats.notes)
       return result + f"; decodes as {stats.layout}"
     if command == "decompress":
-      model = (model_resolver(search_path=[os.path.dirname(env.model_dir)])
+      model = (ModelFinder(search_path=[os.path.dirname(env.model_dir)])
                if options.get("resolve") else env.model)
       decompress_file(model, path, os.path.join(env.dir, "photo.decoded.png"))
       return "decoded"

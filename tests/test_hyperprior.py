@@ -12,15 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_models import forward_pass
 
-from compressor import container, models
-from compressor.codec import compress_image, decompress_bytes
+from compressor.coding import container
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.images import DecodedImage
+from compressor.coding.store import load_model, save_model
 from compressor.errors import BitstreamError, ModelError
-from compressor.fuzzing import decode_untrusted
-from compressor.images import DecodedImage
-from compressor.metrics import mse
-from compressor.store import load_model, save_model
-from compressor.training import TrainingConfig, train
-from compressor.transforms import HyperAnalysisTransform, HyperSynthesisTransform
+from compressor.evaluation.metrics import mse
+from compressor.nn import hyperprior
+from compressor.nn.transforms import HyperAnalysisTransform, HyperSynthesisTransform
+from compressor.tools.fuzzing import decode_untrusted
+from compressor.training.trainer import TrainingConfig, train
 from conftest import TINY, photo, random_image
 
 ARCHITECTURES = ["hyperprior", "mean-scale-hyperprior"]
@@ -107,7 +108,7 @@ def test_a_decoder_that_derives_another_index_fails_loudly(trained, monkeypatch)
   # A log scale (the last channel) in the middle of the payload, one table step away.
   row, col = latent_shape[0] // 2, latent_shape[1] // 2
   index = model._conditionals(parameters, training=False)[0][0, row, col, -1]
-  parameters[0, row, col, -1] += models._LOG_SCALE_STEP * (1 if index < 32 else -1)
+  parameters[0, row, col, -1] += hyperprior.LOG_SCALE_STEP * (1 if index < 32 else -1)
   monkeypatch.setattr(model, "_entropy_parameters", lambda side, size: tf.constant(parameters))
   with pytest.raises(BitstreamError, match="latent payload is corrupt"):
     model._range_decode(strings, [side_shape, latent_shape])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from compressor.coding.images import merge_alpha, read_image, split_alpha
 from compressor.errors import ImageError
-from compressor.images import merge_alpha, read_image, split_alpha
 from conftest import random_image
 
 
@@ -102,7 +102,7 @@ def test_max_pixels_is_the_decompression_bomb_limit(tmp_path, monkeypatch):
 
 def test_gray_round_trip_through_rgb_planes():
   gray = random_image(5, 7, channels=1)
-  from compressor.images import DecodedImage
+  from compressor.coding.images import DecodedImage
   rgb, alpha = split_alpha(DecodedImage(gray, "L"))
   assert rgb.shape == (5, 7, 3) and alpha is None
   np.testing.assert_array_equal(merge_alpha(rgb, None, "L").pixels, gray)

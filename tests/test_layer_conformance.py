@@ -1,4 +1,4 @@
-"""compressor.layers against the cases of the libraries they document.
+"""compressor.nn.layers against the cases of the libraries they document.
 
 The inputs, arguments and expected values come from tensorflow-compression's
 gdn_test.py, tf-keras' group_normalization_test.py and layer_normalization_test.py,
@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 from test_layers import numpy_gdn, numpy_group_norm, perturb, random_inputs
 
-from compressor.layers import GDN, GroupNormalization, InstanceNormalization, LayerNormalization
+from compressor.nn.layers import GDN, GroupNormalization, InstanceNormalization, LayerNormalization
 
 RNG = np.random.default_rng(18)
 
@@ -290,7 +290,7 @@ def test_group_normalization_rejects_invalid_axis(axis):
 
 
 # TF Addons, normalizations_test.py. Its FilterResponseNormalization cases do not
-# apply: compressor.layers has no such layer.
+# apply: compressor.nn.layers has no such layer.
 
 def test_instance_normalization_inherits_group_normalization():
   assert issubclass(InstanceNormalization, GroupNormalization)
@@ -465,7 +465,7 @@ def test_compute_output_shape_and_variables(kind, center, scale):
     np.testing.assert_allclose(y, numpy_group_norm(x, n, -1, [1, 2]), rtol=1e-4, atol=1e-4)
 
 
-# tf-keras, layer_normalization_test.py: compressor.layers.LayerNormalization is Keras's.
+# tf-keras, layer_normalization_test.py: compressor.nn.layers.LayerNormalization is Keras's.
 
 @pytest.mark.parametrize("shape,axis", [
     ((4, 3), (0,)), ((3, 4), (1,)), ((4, 3, 2), (0,)), ((2, 4, 2), (1,)), ((2, 3, 4), (2,)),

@@ -1,11 +1,11 @@
-"""compressor.layers against their formulas in numpy, Keras's own layers, and Keras saving."""
+"""compressor.nn.layers against their formulas in numpy, Keras's own layers, and Keras saving."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor.layers import (
+from compressor.nn.layers import (
   GDN,
   GroupNormalization,
   InstanceNormalization,
@@ -254,7 +254,7 @@ def test_one_group_equals_keras_layer_normalization_over_all_axes():
 
 def test_the_codec_layer_option_is_still_one_group():
   """--normalization layer computes what its saved models were trained with, not Keras's."""
-  from compressor import transforms
+  from compressor.nn import transforms
   block = transforms._normalization("layer", inverse=False, name="norm", channels=4)
   x = random_inputs(2, 5, 6, 4, mean=2.0)
   block(x)

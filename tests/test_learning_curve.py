@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from compressor.learning_curve import add_point, curve_point
+from compressor.evaluation.learning_curve import add_point, curve_point
 
 
 def curve(name, bpp, psnr):

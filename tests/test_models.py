@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from compressor.codec import compress_image, decompress_bytes
-from compressor.config import NORMALIZATIONS, ModelConfig
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.images import DecodedImage
+from compressor.coding.store import load_model, save_model
 from compressor.errors import ModelError
-from compressor.images import DecodedImage
-from compressor.models import create_model, pad_to_multiple
-from compressor.store import load_model, save_model
-from compressor.training import rate_distortion
+from compressor.nn.base import pad_to_multiple
+from compressor.nn.config import NORMALIZATIONS, ModelConfig
+from compressor.nn.loss import rate_distortion_loss
+from compressor.nn.registry import create_model
 from conftest import TINY, photo, random_image
 
 SIZES = [(1, 1), (17, 33), (64, 64), (500, 333)]
@@ -152,8 +153,7 @@ def test_each_normalization_trains_and_codes_exactly(normalization, tmp_path):
   images = tf.constant(np.stack([random_image(32, 32, seed=s) for s in (1, 2)]), tf.float32)
   with tf.GradientTape() as tape:
     reconstructions, bits = model(images, training=True)
-    bpp, mse = rate_distortion(images, reconstructions, bits)
-    loss = bpp + 0.01 * mse
+    loss, _, _ = rate_distortion_loss(images, reconstructions, bits, 0.01)
   gradients = tape.gradient(loss, model.trainable_variables)
   assert np.isfinite(float(loss))
   assert all(np.isfinite(g).all() for g in gradients)

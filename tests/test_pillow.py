@@ -11,7 +11,7 @@ from PIL import Image
 
 import compressor
 import compressor.pillow  # registers the format
-from compressor import container
+from compressor.coding import container
 from compressor.errors import BitstreamError, CompressorError, ModelError
 from conftest import random_image
 

@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from compressor import codec
+from compressor.coding import codec
+from compressor.coding.images import DecodedImage, from_pixels, write_png, write_png_rows
+from compressor.coding.pngstream import write_png_bands
 from compressor.errors import BitstreamError
-from compressor.images import DecodedImage, from_pixels, write_png, write_png_rows
-from compressor.models import create_model
-from compressor.pngstream import write_png_bands
+from compressor.nn.registry import create_model
 from conftest import TINY, photo
 
 LAYOUTS = ["L", "LA", "RGB", "RGBA"]

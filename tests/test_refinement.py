@@ -8,13 +8,19 @@ import pytest
 from PIL import Image
 from test_cli import run
 
-from compressor import codec, container, evaluation, refinement
-from compressor.codec import compress_file, compress_image, compress_to_target, decompress_bytes
+from compressor.coding import container, folders, refinement
+from compressor.coding.codec import (
+  compress_file,
+  compress_image,
+  compress_to_target,
+  decompress_bytes,
+)
+from compressor.coding.images import DecodedImage, split_alpha
+from compressor.coding.store import load_model
 from compressor.errors import CompressorError
-from compressor.images import DecodedImage, split_alpha
-from compressor.metrics import mse
-from compressor.store import load_model
-from compressor.training import TrainingConfig, train
+from compressor.evaluation import rate_distortion as evaluation
+from compressor.evaluation.metrics import mse
+from compressor.training.trainer import TrainingConfig, train
 from conftest import TINY, photo, random_image
 
 # A short schedule keeps the tests quick; the real levels are longer.
@@ -135,7 +141,7 @@ def test_folder_and_cli(trained_model_dir, tmp_path, quick):
   pixels = photo("astronaut")[:32, :48]
   Image.fromarray(pixels).save(folder / "a.png")
   model = load_model(trained_model_dir)
-  items = codec.compress_folder(model, str(folder), str(tmp_path / "out"), effort=1)
+  items = folders.compress_folder(model, str(folder), str(tmp_path / "out"), effort=1)
   assert items[0].error is None
   with open(tmp_path / "out" / "a.png.cmpr", "rb") as f:
     assert f.read() == compress_image(model, DecodedImage(pixels, "RGB"), effort=1)

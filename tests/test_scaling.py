@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from compressor.errors import CompressorError
-from compressor.scaling import make_large_photo, measure_command
+from compressor.tools.scaling import make_large_photo, measure_command
 from conftest import random_image
 
 

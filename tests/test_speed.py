@@ -14,9 +14,9 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 from PIL import Image
 
-from compressor.config import ModelConfig
-from compressor.models import create_model
-from compressor.speed import benchmark_images, transform_flops
+from compressor.nn.config import ModelConfig
+from compressor.nn.registry import create_model
+from compressor.tools.speed import benchmark_images, transform_flops
 from conftest import photo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

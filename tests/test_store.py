@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from compressor.coding.store import find_model, fingerprint, load_model, save_model
 from compressor.errors import ModelError
-from compressor.store import find_model, fingerprint, load_model, save_model
 from conftest import random_image
 
 

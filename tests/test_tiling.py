@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from compressor import codec, tiling
+from compressor.coding import codec
+from compressor.coding.images import DecodedImage
 from compressor.errors import BitstreamError
-from compressor.images import DecodedImage
-from compressor.models import create_model
-from compressor.tiling import analyze_in_bands, context, tiles_needed
+from compressor.nn import tiling
+from compressor.nn.registry import create_model
+from compressor.nn.tiling import analyze_in_bands, context, tiles_needed
 from conftest import TINY, photo, random_image
 
 CONFIGS = {

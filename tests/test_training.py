@@ -4,21 +4,22 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-from compressor import training, zoo
-from compressor.codec import compress_image
-from compressor.data import cached_training_dataset, decode_for_cache, training_dataset
+from compressor.cli import command_line
+from compressor.coding import zoo
+from compressor.coding.codec import compress_image
+from compressor.coding.images import DecodedImage
+from compressor.coding.store import load_model
 from compressor.errors import TrainingError
-from compressor.images import DecodedImage
-from compressor.metrics import mse
-from compressor.store import load_model
-from compressor.training import TrainingConfig, resolve_model_config, train
+from compressor.evaluation.metrics import mse
+from compressor.training import trainer as training
+from compressor.training.data import cached_training_dataset, decode_for_cache, training_dataset
+from compressor.training.trainer import TrainingConfig, resolve_model_config, train
 from conftest import TINY, photo
 
 LAMBDA = 0.01
@@ -68,32 +69,32 @@ def test_training_lowers_the_loss_and_resumes(photo_dir, tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(photo_dir, tmp_path,
                                                              monkeypatch):
-  real = training.rate_distortion
+  real = training.rate_distortion_loss
   calls = tf.Variable(0)
 
-  def poisoned(images, reconstructions, bits):
-    bpp, error = real(images, reconstructions, bits)
+  def poisoned(images, reconstructions, bits, lmbda):
+    loss, bpp, mse = real(images, reconstructions, bits, lmbda)
     calls.assign_add(1)
-    return bpp, tf.where(calls > 7, tf.constant(np.nan), error)
+    return tf.where(calls > 7, tf.constant(np.nan), loss), bpp, mse
 
-  monkeypatch.setattr(training, "rate_distortion", poisoned)
+  monkeypatch.setattr(training, "rate_distortion_loss", poisoned)
   model_dir = str(tmp_path / "nan")
   with pytest.raises(TrainingError, match="loss became nan at step 8.*checkpoint is step 5"):
     train(model_dir, TINY, config(photo_dir, steps=20))
   assert tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")).endswith("-5")
   assert not os.path.exists(os.path.join(model_dir, "weights.npz"))
-  monkeypatch.setattr(training, "rate_distortion", real)
+  monkeypatch.setattr(training, "rate_distortion_loss", real)
   train(model_dir, TINY, config(photo_dir, steps=6))
   assert load_model(model_dir).metadata["steps"] == 6
 
 
 def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(photo_dir, tmp_path):
   model_dir = str(tmp_path / "killed")
-  command = [sys.executable, "-m", "compressor.cli", "train", "--model_dir", model_dir,
-             "--train_glob", str(photo_dir / "*.png"), "--num_filters=8",
-             "--latent_channels=8", "--kernel_sizes=5,5", "--strides=2,2",
-             "--patchsize=32", "--batchsize=2", "--steps=100000", "--log_every=1",
-             "--checkpoint_every=100000", "--learning_rate=1e-3"]
+  command = command_line("train", "--model_dir", model_dir,
+                         "--train_glob", str(photo_dir / "*.png"), "--num_filters=8",
+                         "--latent_channels=8", "--kernel_sizes=5,5", "--strides=2,2",
+                         "--patchsize=32", "--batchsize=2", "--steps=100000", "--log_every=1",
+                         "--checkpoint_every=100000", "--learning_rate=1e-3")
   process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
   for line in process.stderr:
     if "step 25/" in line:
@@ -139,7 +140,7 @@ def test_no_training_images(tmp_path):
 
 
 def test_files_tf_cannot_decode_are_skipped(tmp_path):
-  from compressor.data import list_images
+  from compressor.training.data import list_images
   Image.fromarray(photo("coffee")[:8, :8]).save(tmp_path / "a.png")
   Image.fromarray(photo("coffee")[:8, :8]).save(tmp_path / "b.tiff")
   (tmp_path / "c.jpg").write_bytes(b"garbage")
@@ -267,15 +268,6 @@ def test_time_budget_stops_checkpoints_and_exports(photo_dir, tmp_path):
   steps = load_model(model_dir).metadata["steps"]
   assert 0 < steps < 10 ** 6
   assert checkpoint_value(model_dir, "step/.ATTRIBUTES/VARIABLE_VALUE") == steps
-
-
-def test_eta_is_the_earlier_of_the_last_step_and_the_time_budget():
-  # 1000 steps at 2 steps/s take 500 s.
-  assert training._eta_seconds(1000, 2.0) == 500.0
-  assert training._eta_seconds(1000, 2.0, seconds_left=120.0) == 120.0
-  assert training._eta_seconds(1000, 2.0, seconds_left=900.0) == 500.0
-  # A budget already used up ends the run at the next check, not in the past.
-  assert training._eta_seconds(1000, 2.0, seconds_left=-3.0) == 0.0
 
 
 def test_seed_fixes_the_initial_weights(photo_dir, tmp_path):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compressor import bundling, codec, store, zoo
+from compressor.coding import codec, store, zoo
+from compressor.coding.images import DecodedImage
 from compressor.errors import ModelError
-from compressor.images import DecodedImage
+from compressor.tools import bundling
 from conftest import photo
 
 FAMILY = zoo.DEFAULT_FAMILY

@@ -4,7 +4,7 @@ import importlib
 import os
 import sys
 
-__all__ = ["main"]
+__all__ = ["command_line", "main"]
 
 COMMANDS = {
     "train": ("compressor.cli.train", "train a model on a folder of images"),
@@ -15,6 +15,11 @@ COMMANDS = {
     "evaluate": ("compressor.cli.evaluate", "rate-distortion against JPEG, WebP, AVIF, JPEG 2000"),
     "demo": ("compressor.cli.demo", "compress and decompress a bundled photo, print bpp and PSNR"),
 }
+
+
+def command_line(*args):
+  """The argv that runs `compressor ARGS...` in a fresh process of this Python."""
+  return [sys.executable, "-m", "compressor.cli", *map(str, args)]
 
 
 def _usage():

@@ -5,9 +5,10 @@ import sys
 
 from absl import app, flags
 
+from compressor.coding.images import DEFAULT_MAX_PIXELS
 from compressor.errors import CompressorError
-from compressor.images import DEFAULT_MAX_PIXELS
-from compressor.tiling import DEFAULT_TILE_SIZE
+from compressor.nn.tiling import DEFAULT_TILE_SIZE
+from compressor.progress import format_duration
 
 __all__ = [
     "check_folder_items",
@@ -79,7 +80,7 @@ def print_folder_item(item):
     result = f"{item.input_path}: error: {item.error}"
   # Flushed, so that a pipe or a log file shows the progress as it happens.
   print(f"[{item.index}/{item.total}] {result}  ({item.files_per_second:.2f} images/s, "
-        f"ETA {item.eta:.0f} s)", flush=True)
+        f"ETA {format_duration(item.eta)})", flush=True)
 
 
 def check_folder_items(items):

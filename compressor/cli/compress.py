@@ -13,11 +13,12 @@ from compressor.cli.common import (
   tile_size,
   user_errors,
 )
-from compressor.codec import compress_file, compress_folder, default_compressed_path
+from compressor.coding.codec import compress_file, default_compressed_path
+from compressor.coding.folders import compress_folder
+from compressor.coding.refinement import EFFORT_LEVELS
+from compressor.coding.store import LazyModels, load_model
+from compressor.coding.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
 from compressor.errors import ModelError
-from compressor.refinement import EFFORT_LEVELS
-from compressor.store import load_model
-from compressor.zoo import DEFAULT_FAMILY, quality_levels, resolve_model_dir
 
 flags.DEFINE_string("model", None, "Model directory (see `compressor train`), bundled model "
                     f"name or bundled family (default: {DEFAULT_FAMILY}).")
@@ -34,7 +35,7 @@ FLAGS = flags.FLAGS
 
 
 def _model():
-  """(loaded model, None), or with --target_bpp (the family's model directories, the target)."""
+  """(loaded model, None), or with --target_bpp (the family's models, loaded as used, target)."""
   if FLAGS.target_bpp is None:
     return load_model(resolve_model_dir(FLAGS.model, FLAGS.quality)), None
   if FLAGS.quality is not None:
@@ -44,7 +45,7 @@ def _model():
   if not levels:
     raise ModelError(f"--target_bpp needs a bundled model family with quality levels, "
                      f"not {family!r}")
-  return list(levels.values()), FLAGS.target_bpp
+  return LazyModels(levels.values()), FLAGS.target_bpp
 
 
 @user_errors
@@ -52,8 +53,6 @@ def main(argv):
   input_path, output_path = positional(argv, ["INPUT", "OUTPUT"], required=1)
   model, target = _model()
   if os.path.isdir(input_path):
-    if target is not None:
-      model = [load_model(level) for level in model]  # once, not once per image
     check_folder_items(compress_folder(
         model, input_path, output_path, overwrite=FLAGS.overwrite, max_pixels=FLAGS.max_pixels,
         target_bpp=target, progress=print_folder_item, tile_size=tile_size(FLAGS.tile_size),

@@ -13,14 +13,10 @@ from compressor.cli.common import (
   tile_size,
   user_errors,
 )
-from compressor.codec import (
-  decompress_file,
-  decompress_folder,
-  default_decompressed_path,
-  model_resolver,
-)
-from compressor.store import SEARCH_PATH_ENV, load_model, model_search_path
-from compressor.zoo import resolve_model_dir
+from compressor.coding.codec import decompress_file, default_decompressed_path
+from compressor.coding.folders import decompress_folder
+from compressor.coding.store import SEARCH_PATH_ENV, ModelFinder, model_search_path
+from compressor.coding.zoo import resolve_model_dir
 
 flags.DEFINE_string("model", None,
                     "Model directory or bundled model name; by default the model named "
@@ -35,16 +31,15 @@ FLAGS = flags.FLAGS
 def main(argv):
   input_path, output_path = positional(argv, ["INPUT", "OUTPUT"], required=1)
   model_dir = None if FLAGS.model is None else resolve_model_dir(FLAGS.model)
-  resolve = model_resolver(model_dir, model_search_path(FLAGS.model_path))
+  # Loads each model once: for a folder, once per model its files name.
+  models = ModelFinder(model_dir, model_search_path(FLAGS.model_path))
   if os.path.isdir(input_path):
-    # Loaded once for the folder; without --model, once per model the files name.
-    model = resolve if model_dir is None else load_model(model_dir)
     check_folder_items(decompress_folder(
-        model, input_path, output_path, overwrite=FLAGS.overwrite, max_pixels=FLAGS.max_pixels,
+        models, input_path, output_path, overwrite=FLAGS.overwrite, max_pixels=FLAGS.max_pixels,
         progress=print_folder_item, tile_size=tile_size(FLAGS.tile_size)))
     return
   output_path = output_path or default_decompressed_path(input_path)
-  stats = decompress_file(resolve, input_path, output_path, overwrite=FLAGS.overwrite,
+  stats = decompress_file(models, input_path, output_path, overwrite=FLAGS.overwrite,
                           max_pixels=FLAGS.max_pixels, tile_size=tile_size(FLAGS.tile_size))
   print(describe(input_path, output_path, stats))
 

@@ -4,12 +4,17 @@ import glob
 
 from absl import app, flags, logging
 
-from compressor.classical import CODECS
 from compressor.cli.common import no_positional, user_errors
-from compressor.data import list_images
+from compressor.coding.zoo import bundled_models, resolve_model_dir
 from compressor.errors import CompressorError
-from compressor.evaluation import classical_curve, evaluate, model_curve, parse_curve_spec
-from compressor.zoo import bundled_models, resolve_model_dir
+from compressor.evaluation.classical import CODECS
+from compressor.evaluation.rate_distortion import (
+  classical_curve,
+  evaluate,
+  model_curve,
+  parse_curve_spec,
+)
+from compressor.training.data import list_images
 
 flags.DEFINE_multi_string("model", [], "Model directory or bundled name; repeat for more "
                           "rate points (default: the bundled models).")

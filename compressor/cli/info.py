@@ -6,7 +6,7 @@ from absl import app, flags
 
 from compressor.api import find_model_dir, read_header
 from compressor.cli.common import user_errors
-from compressor.container import bits_per_pixel
+from compressor.coding.container import bits_per_pixel
 from compressor.errors import BitstreamError, CompressorError
 
 __all__ = ["describe_file", "main", "run"]

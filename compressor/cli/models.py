@@ -4,9 +4,9 @@ import glob
 
 from absl import app, flags
 
-from compressor.bundling import bundle_model, describe_bundled
 from compressor.cli.common import no_positional, user_errors
 from compressor.errors import CompressorError
+from compressor.tools.bundling import bundle_model, describe_bundled
 
 flags.DEFINE_string("add", None, "Maintainers: bundle this trained model directory, in half "
                     "precision, measured on --measure_images.")

@@ -5,9 +5,15 @@ import signal
 from absl import app, flags, logging
 
 from compressor.cli.common import no_positional, user_errors
-from compressor.config import NORMALIZATIONS, ModelConfig
-from compressor.models import MODEL_CLASSES
-from compressor.training import PRECISIONS, STRATEGIES, TrainingConfig, resolve_model_config, train
+from compressor.nn.config import NORMALIZATIONS, ModelConfig
+from compressor.nn.registry import MODEL_CLASSES
+from compressor.training.trainer import (
+  PRECISIONS,
+  STRATEGIES,
+  TrainingConfig,
+  resolve_model_config,
+  train,
+)
 
 _DEFAULTS = ModelConfig()
 _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",

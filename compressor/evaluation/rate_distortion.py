@@ -9,16 +9,17 @@ import time
 import numpy as np
 from absl import logging
 
-from compressor.bdrate import bd_quality, bd_rate
-from compressor.classical import codec_by_name
-from compressor.codec import compress_image, decompress_bytes
-from compressor.container import bits_per_pixel
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.container import bits_per_pixel
+from compressor.coding.images import DecodedImage, read_image, split_alpha
+from compressor.coding.refinement import check_effort
+from compressor.coding.store import load_model, read_description
 from compressor.errors import EvaluationError
+from compressor.evaluation.bdrate import bd_quality, bd_rate
+from compressor.evaluation.classical import codec_by_name
+from compressor.evaluation.metrics import ms_ssim, ms_ssim_db, psnr
 from compressor.fileio import write_text_atomically
-from compressor.images import DecodedImage, read_image, split_alpha
-from compressor.metrics import ms_ssim, ms_ssim_db, psnr
-from compressor.refinement import check_effort
-from compressor.store import load_model, read_description
+from compressor.progress import Pace, format_duration
 
 __all__ = [
     "Curve",
@@ -48,12 +49,21 @@ class Curve:
   code: callable
 
 
+def _timed_round_trip(encode, decode):
+  """(data, decoded, encode seconds, decode seconds) of encode() and then decode(data)."""
+  start = time.perf_counter()
+  data = encode()
+  middle = time.perf_counter()
+  decoded = decode(data)
+  return data, decoded, middle - start, time.perf_counter() - middle
+
+
 def model_curve(model_dirs, name="compressor", effort=0):
   """One rate point per trained model, each through the real container.
 
   A point is keyed by the model's name and fingerprint, so resuming after a
   model was retrained in the same directory never mixes old and new results.
-  `effort` > 0 refines the latents (compressor.refinement); the key then
+  `effort` > 0 refines the latents (compressor.coding.refinement); the key then
   names the effort too, since the model makes another rate point.
   """
   check_effort(effort)
@@ -68,11 +78,9 @@ def model_curve(model_dirs, name="compressor", effort=0):
     if key not in models:
       models[key] = load_model(dir_of[key])
     model = models[key]
-    start = time.perf_counter()
-    data = compress_image(model, DecodedImage(pixels, "RGB"), effort=effort)
-    middle = time.perf_counter()
-    decoded = decompress_bytes(data, model).pixels
-    return data, decoded, middle - start, time.perf_counter() - middle
+    return _timed_round_trip(
+        lambda: compress_image(model, DecodedImage(pixels, "RGB"), effort=effort),
+        lambda data: decompress_bytes(data, model).pixels)
 
   description = f"compressor models: {', '.join(map(str, model_dirs))}"
   if effort:
@@ -93,11 +101,7 @@ def classical_curve(codec_name):
   codec = codec_by_name(codec_name)
 
   def code(pixels, setting):
-    start = time.perf_counter()
-    data = codec.encode(pixels, setting)
-    middle = time.perf_counter()
-    decoded = codec.decode(data)
-    return data, decoded, middle - start, time.perf_counter() - middle
+    return _timed_round_trip(lambda: codec.encode(pixels, setting), codec.decode)
 
   return Curve(codec.name, codec.description, list(codec.settings), code)
 
@@ -131,7 +135,7 @@ def _run(images, curves, csv_path):
                csv_path, len(work))
   pixels_of = {}
   new_file = not os.path.exists(csv_path)
-  start = time.monotonic()
+  pace = Pace(len(work))
   with open(csv_path, "a", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=FIELDS)
     if new_file:
@@ -142,10 +146,9 @@ def _run(images, curves, csv_path):
       writer.writerow(_measure(curve, setting, path, pixels_of[path]))
       f.flush()
       if i % max(1, len(work) // 40) == 0 or i == len(work):
-        rate = i / (time.monotonic() - start)
-        logging.info("[%d/%d] %3.0f%%  %s %s  %.1f/s  ETA %.0f s", total - len(work) + i,
-                     total, 100.0 * i / len(work), curve.name, setting, rate,
-                     (len(work) - i) / rate)
+        logging.info("[%d/%d] %3.0f%%  %s %s  %.1f/s  ETA %s", total - len(work) + i,
+                     total, 100.0 * i / len(work), curve.name, setting, pace.rate(i),
+                     format_duration(pace.eta(i)))
 
 
 def curve_results(rows, curve):
@@ -205,7 +208,7 @@ def evaluate(images, curves, output_dir, anchor="jpeg-420", references=(),
 
   An empty `anchor` skips the BD table.
   """
-  from compressor import plots  # matplotlib is only needed here
+  from compressor.evaluation import plots  # matplotlib is only needed here
   names = [c.name for c in curves]
   repeated = sorted({n for n in names if names.count(n) > 1})
   if repeated:

@@ -5,7 +5,7 @@ import math
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor import layers
+from compressor.nn import layers
 
 __all__ = [
     "AnalysisTransform",

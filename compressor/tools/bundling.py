@@ -8,13 +8,13 @@ import tempfile
 import numpy as np
 from absl import logging
 
-from compressor import zoo
-from compressor.codec import compress_image, decompress_bytes
-from compressor.container import bits_per_pixel
-from compressor.images import read_image, split_alpha
-from compressor.metrics import psnr
-from compressor.models import create_model
-from compressor.store import WEIGHTS_FILE, load_model, read_description, save_model
+from compressor.coding import zoo
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.container import bits_per_pixel
+from compressor.coding.images import read_image, split_alpha
+from compressor.coding.store import WEIGHTS_FILE, load_model, read_description, save_model
+from compressor.evaluation.metrics import psnr
+from compressor.nn.registry import create_model
 
 __all__ = ["BundledModel", "bundle_model", "describe_bundled"]
 

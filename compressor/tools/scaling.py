@@ -9,7 +9,8 @@ import time
 import numpy as np
 from PIL import Image
 
-from compressor.container import bits_per_pixel
+from compressor.cli import command_line
+from compressor.coding.container import bits_per_pixel
 from compressor.errors import CompressorError
 
 __all__ = [
@@ -64,10 +65,6 @@ def measure_command(command):
   return seconds, int(result.stdout.split()[-1]) * 1024  # Linux reports kilobytes.
 
 
-def _cli(*args):
-  return [sys.executable, "-m", "compressor.cli", *args]
-
-
 def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
                   untiled_up_to=0.0, log=print):
   """Compresses and decompresses a photo of each size with the CLI; returns one row per run.
@@ -88,9 +85,10 @@ def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
       tile_flags = [] if tiles is None else ["--tile_size", str(tiles)]
       common = ["--overwrite", "--max_pixels", str(pixels), *model_flags, *tile_flags]
       coded, decoded = image + ".cmpr", image + ".decoded.png"
-      encode_seconds, encode_memory = measure_command(_cli("compress", *common, image, coded))
+      encode_seconds, encode_memory = measure_command(
+          command_line("compress", *common, image, coded))
       decode_seconds, decode_memory = measure_command(
-          _cli("decompress", *common, coded, decoded))
+          command_line("decompress", *common, coded, decoded))
       row = {"megapixels": pixels / 1e6, "width": width, "height": height,
              "tiled": tiles != 0, "bpp": bits_per_pixel(os.path.getsize(coded), width, height),
              "encode_seconds": encode_seconds, "encode_peak_bytes": encode_memory,

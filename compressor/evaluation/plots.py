@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from compressor.container import bits_per_pixel  # noqa: E402
-from compressor.images import read_image, split_alpha  # noqa: E402
-from compressor.metrics import ms_ssim_db, psnr  # noqa: E402
+from compressor.coding.container import bits_per_pixel  # noqa: E402
+from compressor.coding.images import read_image, split_alpha  # noqa: E402
+from compressor.evaluation.metrics import ms_ssim_db, psnr  # noqa: E402
 
 __all__ = ["learning_curve_plot", "rd_plot", "scaling_plot", "visual_comparison"]
 

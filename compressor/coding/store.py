@@ -7,13 +7,15 @@ import os
 
 import numpy as np
 
-from compressor.config import ModelConfig
+from compressor.coding.zoo import BUNDLED_DIR
 from compressor.errors import ModelError
 from compressor.fileio import write_atomically
-from compressor.zoo import BUNDLED_DIR
+from compressor.nn.config import ModelConfig
 
 __all__ = [
     "FINGERPRINT_BYTES",
+    "LazyModels",
+    "ModelFinder",
     "fingerprint",
     "find_model",
     "load_model",
@@ -123,7 +125,7 @@ def load_model(directory):
         f"{directory}: weights do not match the fingerprint in {MODEL_FILE} "
         "(files from different exports?)")
   # Here, not at the top: finding a model by its fingerprint needs no TensorFlow.
-  from compressor.models import create_model
+  from compressor.nn.registry import create_model
   model = create_model(config)
   # Weights stored in half precision compute in float32 like any other.
   model.set_named_weights({k: v.astype(np.float32) if v.dtype == np.float16 else v
@@ -164,3 +166,60 @@ def find_model(wanted_fingerprint, search_path):
       if description.get("fingerprint", "")[:2 * FINGERPRINT_BYTES] == hex_fingerprint:
         return candidate
   return None
+
+
+class ModelFinder:
+  """The model a compressed file names: a given directory's, else the installed one it names.
+
+  Installed models are looked up by the fingerprint in the file's header, in
+  `search_path` (see model_search_path). Each model is loaded once and kept
+  for the next files; with `max_loaded`, the longest kept is dropped first.
+  The fingerprint hashes the exact weights, so a kept model is never the
+  wrong one.
+  """
+
+  def __init__(self, model_dir=None, search_path=(), max_loaded=None):
+    self.model_dir = model_dir
+    self.search_path = list(search_path)
+    self.max_loaded = max_loaded
+    self._given = None
+    self._loaded = {}
+
+  def model_for(self, header):
+    """The loaded model for a container.Header; ModelError if it is not installed."""
+    if self.model_dir is not None:
+      if self._given is None:
+        self._given = load_model(self.model_dir)
+      return self._given
+    model = self._loaded.get(header.fingerprint)
+    if model is None:
+      found = find_model(header.fingerprint, self.search_path)
+      if found is None:
+        raise ModelError(
+            f"the file was made by model {header.model_name!r} "
+            f"(fingerprint {header.fingerprint.hex()}), which is not installed; "
+            "pass --model DIR")
+      model = load_model(found)
+      while self.max_loaded is not None and len(self._loaded) >= self.max_loaded:
+        del self._loaded[next(iter(self._loaded))]
+      self._loaded[header.fingerprint] = model
+    return model
+
+
+class LazyModels:
+  """A sequence of models given as directories (or loaded), each loaded when first used.
+
+  `codec.compress_to_target` codes an image at about log2(n) + 1 of n levels:
+  only those are loaded, each once.
+  """
+
+  def __init__(self, models):
+    self._models = list(models)
+
+  def __len__(self):
+    return len(self._models)
+
+  def __getitem__(self, index):
+    if isinstance(self._models[index], (str, os.PathLike)):
+      self._models[index] = load_model(self._models[index])
+    return self._models[index]

@@ -12,12 +12,14 @@ import tensorflow as tf
 from absl import logging
 from PIL import Image
 
-from compressor.classical import codec_by_name
-from compressor.codec import compress_image, decompress_bytes
+from compressor.cli import command_line
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.images import DecodedImage, read_image, split_alpha
+from compressor.coding.store import load_model
 from compressor.errors import CompressorError
-from compressor.images import DecodedImage, read_image, split_alpha
-from compressor.scaling import measure_command, mirrored_to_size
-from compressor.store import load_model
+from compressor.evaluation.classical import codec_by_name
+from compressor.nn.config import ceil_div
+from compressor.tools.scaling import measure_command, mirrored_to_size
 
 __all__ = [
     "CLASSICAL",
@@ -33,7 +35,8 @@ __all__ = [
 
 # A Kodak-sized photo and a 16-megapixel one (a 4:3 camera's).
 DEFAULT_SIZES = ((768, 512), (4608, 3456))
-# (codec of compressor.classical, quality): Pillow's codecs as `compressor evaluate` runs them.
+# (codec of compressor.evaluation.classical, quality): Pillow's codecs as `compressor evaluate`
+# runs them.
 CLASSICAL = (("jpeg-420", 75), ("webp", 75), ("avif", 75))
 # Normalizations that mix channels at every position, with a 1x1 convolution.
 _GDN = ("gdn", "gdn-sqrt")
@@ -60,7 +63,7 @@ def transform_flops(config, height, width):
   Returns {"analysis": ..., "synthesis": ...}.
   """
   factor = config.downsampling
-  positions = (-(-height // factor) * factor) * (-(-width // factor) * factor)
+  positions = ceil_div(height, factor) * factor * ceil_div(width, factor) * factor
   last = len(config.strides) - 1
   channels = [3] + [config.num_filters] * last + [config.latent_channels]
   gdn = config.normalization in _GDN
@@ -153,8 +156,8 @@ def _cold_start(model_dir, pixels, repeats):
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "image.png")
     Image.fromarray(pixels).save(path)
-    compress = _wall_time([sys.executable, "-m", "compressor.cli", "compress", "--overwrite",
-                           "--model", model_dir, path], repeats)
+    compress = _wall_time(command_line("compress", "--overwrite", "--model", model_dir, path),
+                         repeats)
   imports = _wall_time([sys.executable, "-c", "import compressor.cli.compress"], repeats)
   return compress, imports
 

@@ -3,14 +3,15 @@
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 from absl import logging
 
-from compressor import evaluation
+from compressor.cli import command_line
+from compressor.coding.store import load_model
 from compressor.errors import CompressorError
-from compressor.store import load_model
+from compressor.evaluation import rate_distortion as evaluation
+from compressor.tools.recipes import flagfile_args
 
 __all__ = ["compare_recipes", "gain_over_anchor"]
 
@@ -32,11 +33,11 @@ def gain_over_anchor(point, anchor):
 def _train_all(recipes, minutes, train_glob, output_dir):
   """Trains every recipe alone, one after the other: side by side, each would get a share of
   the cores that depends on the others, and equal wall-clock time would not be equal work."""
-  for name, flagfile in recipes:
+  for name, flagfiles in recipes:
     model_dir = os.path.join(output_dir, name)
-    command = [sys.executable, "-m", "compressor.cli", "train", f"--flagfile={flagfile}",
-               f"--model_dir={model_dir}", f"--train_glob={train_glob}", f"--name={name}",
-               "--steps=1000000000", f"--max_minutes={minutes}"]
+    command = command_line("train", *flagfile_args(flagfiles), f"--model_dir={model_dir}",
+                           f"--train_glob={train_glob}", f"--name={name}",
+                           "--steps=1000000000", f"--max_minutes={minutes}")
     logging.info("training %s for %g minutes: %s", name, minutes, " ".join(command))
     log_path = os.path.join(output_dir, f"{name}.log")
     with open(log_path, "ab") as log:
@@ -45,7 +46,7 @@ def _train_all(recipes, minutes, train_glob, output_dir):
 
 
 def compare_recipes(recipes, minutes, train_glob, images, output_dir, anchor="jpeg-420"):
-  """Trains each (name, flagfile) for `minutes`, one after the other, then measures on `images`.
+  """Trains each (name, flagfiles) for `minutes`, one after the other, then measures on `images`.
 
   Returns one dict per recipe: steps reached, mean bpp and PSNR of real
   bitstreams, and the PSNR gain over the anchor codec at that bpp.
@@ -58,11 +59,11 @@ def compare_recipes(recipes, minutes, train_glob, images, output_dir, anchor="jp
   rows = evaluation.read_rows(os.path.join(output_dir, "evaluation", "per_image.csv"))
   reference = evaluation.curve_results(rows, curves[-1])["results"]
   report = []
-  for (name, flagfile), curve in zip(recipes, curves):
+  for (name, flagfiles), curve in zip(recipes, curves):
     result = evaluation.curve_results(rows, curve)["results"]
     point = {"bpp": result["bpp"][0], "psnr-rgb": result["psnr-rgb"][0]}
     report.append(dict(
-        recipe=name, flagfile=flagfile, minutes=minutes,
+        recipe=name, flagfiles=list(flagfiles), minutes=minutes,
         steps=load_model(os.path.join(output_dir, name)).metadata["steps"],
         bpp=point["bpp"], psnr=point["psnr-rgb"],
         psnr_gain_over_anchor=gain_over_anchor(point, reference), anchor=anchor))

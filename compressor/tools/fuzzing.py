@@ -9,10 +9,10 @@ import zlib
 
 import numpy as np
 
-from compressor import container
-from compressor.codec import compress_image, decompress_bytes
+from compressor.coding import container
+from compressor.coding.codec import compress_image, decompress_bytes
+from compressor.coding.images import DecodedImage
 from compressor.errors import CompressorError
-from compressor.images import DecodedImage
 
 __all__ = [
     "FUZZ_MAX_PIXELS",
@@ -61,7 +61,7 @@ def decode_untrusted(data, model, max_pixels=FUZZ_MAX_PIXELS, reached=None):
   """
   watched = _Watched(model)
   try:
-    image = decompress_bytes(data, lambda header: watched, max_pixels)
+    image = decompress_bytes(data, watched, max_pixels)
   except CompressorError as e:
     return type(e).__name__
   finally:

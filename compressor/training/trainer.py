@@ -1,21 +1,26 @@
 """Training: rate + lambda * distortion, with checkpoints, summaries and resume."""
 
-import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import shutil
-import signal
 import time
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from compressor import zoo
-from compressor.config import ModelConfig
-from compressor.data import (
+from compressor.coding import zoo
+from compressor.coding.store import load_model, read_description, save_model
+from compressor.errors import ModelError, TrainingError
+from compressor.evaluation.metrics import psnr_from_mse as psnr
+from compressor.fileio import write_atomically
+from compressor.nn.config import ModelConfig
+from compressor.nn.loss import rate_distortion_loss
+from compressor.nn.registry import create_model
+from compressor.progress import Pace, format_duration
+from compressor.training.data import (
   cached_training_dataset,
   decode_for_cache,
   decoded_megabytes,
@@ -23,20 +28,12 @@ from compressor.data import (
   load_image_tensor,
   training_dataset,
 )
-from compressor.errors import ModelError, TrainingError
-from compressor.fileio import write_atomically
-from compressor.metrics import psnr_from_mse as psnr
-from compressor.models import create_model, pad_to_multiple
-from compressor.store import load_model, read_description, save_model
+from compressor.training.distribution import STRATEGIES, Distribution
 
-__all__ = ["PRECISIONS", "STRATEGIES", "TrainingConfig", "resolve_model_config", "train",
-           "rate_distortion"]
+__all__ = ["PRECISIONS", "STRATEGIES", "TrainingConfig", "resolve_model_config", "train"]
 
 TRAIN_CONFIG_FILE = "train_config.json"
 CHECKPOINT_DIR = "checkpoints"
-# tf.distribute strategies: the default one (one device), MirroredStrategy (every
-# local device) and MultiWorkerMirroredStrategy (machines listed in TF_CONFIG).
-STRATEGIES = ("default", "mirrored", "multi_worker")
 # bfloat16 lets oneDNN's graph rewrite run convolutions and matmuls in bfloat16 on CPUs
 # that have it; ops it deems unsafe (exp, log, the entropy models' sums) stay float32.
 PRECISIONS = ("float32", "bfloat16")
@@ -74,14 +71,6 @@ class TrainingConfig:
   cache_mb: float = 4096.0
   # One of PRECISIONS, for training only: exported models compute in float32.
   precision: str = "float32"
-
-
-def rate_distortion(images, reconstructions, bits):
-  """Returns (bpp, mse) of a batch; mse is on the [0, 255] scale as in TFC's bls2017."""
-  num_pixels = tf.cast(tf.reduce_prod(tf.shape(images)[:-1]), bits.dtype)
-  bpp = tf.reduce_sum(bits) / num_pixels
-  mse = tf.reduce_mean(tf.math.squared_difference(images, reconstructions))
-  return bpp, mse
 
 
 def _is_training_dir(directory):
@@ -156,57 +145,15 @@ def resolve_model_config(model_dir, overrides, init_from=None):
   return saved
 
 
-def _create_strategy(name):
-  if name == "default":
-    return tf.distribute.get_strategy()
-  if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
-  if name == "multi_worker":
-    if not os.environ.get("TF_CONFIG"):
-      raise TrainingError("--strategy=multi_worker needs the TF_CONFIG environment variable "
-                          "(the cluster and this machine's task in it)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  raise TrainingError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-
-
-def _is_chief(strategy):
-  """The task "chief", else worker 0: the one process that writes into the model directory."""
-  resolver = strategy.cluster_resolver
-  if resolver is None or resolver.task_type in (None, "chief"):
-    return True
-  return (resolver.task_type == "worker" and resolver.task_id == 0
-          and "chief" not in resolver.cluster_spec().as_dict())
-
-
-def _per_replica_batch_size(batch_size, replicas):
-  if batch_size % replicas:
-    raise TrainingError(f"--batchsize {batch_size} cannot be split evenly across "
-                        f"{replicas} replicas; use a multiple of {replicas}")
-  return batch_size // replicas
-
-
-def _format_duration(seconds):
-  seconds = int(seconds)
-  if seconds >= 3600:
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-  return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def _eta_seconds(steps_left, steps_per_second, seconds_left=None):
-  """Time until the run ends: at its last step, or at its time budget if that comes first."""
-  eta = steps_left / steps_per_second if steps_per_second > 0 else float("inf")
-  return eta if seconds_left is None else min(eta, max(seconds_left, 0.0))
-
-
 class _Trainer:
   """One training run; `run` returns the exported model's fingerprint."""
 
   def __init__(self, model_dir, model_config, config, name):
     # First: MultiWorkerMirroredStrategy sets up the collective ops of the whole program.
-    self.strategy = _create_strategy(config.strategy)
-    self.is_chief = _is_chief(self.strategy)
-    self.replica_batch_size = _per_replica_batch_size(config.batch_size,
-                                                      self.strategy.num_replicas_in_sync)
+    self.distribution = Distribution(config.strategy, model_dir)
+    self.strategy = self.distribution.strategy
+    self.is_chief = self.distribution.is_chief
+    self.replica_batch_size = self.distribution.per_replica_batch_size(config.batch_size)
     self.model_dir = model_dir
     self.config = config
     self.name = name or os.path.basename(os.path.normpath(model_dir))
@@ -236,12 +183,7 @@ class _Trainer:
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, optimizer=self.optimizer)
     self.checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
-    # Every worker saves, as saving may need collective ops, but only the chief
-    # keeps what it saves; the others write into a directory of their own and
-    # delete it (TensorFlow's multi-worker tutorial does the same).
-    resolver = self.strategy.cluster_resolver
-    self.scratch_dir = (None if self.is_chief else
-                        os.path.join(model_dir, f"{resolver.task_type}-{resolver.task_id}.tmp"))
+    self.scratch_dir = self.distribution.scratch_dir
     self.manager = tf.train.CheckpointManager(
         checkpoint, self.scratch_dir or self.checkpoint_dir, max_to_keep=3)
     if self.is_chief:
@@ -251,7 +193,6 @@ class _Trainer:
           os.path.join(model_dir, "logs", "validation"))
     else:
       self.train_writer = self.validation_writer = tf.summary.create_noop_writer()
-    self.stop_requested = False
 
   def _log(self, message, *args):
     """Progress is logged by the chief only, not once per worker."""
@@ -270,8 +211,7 @@ class _Trainer:
     """One replica's part of a step, on its share of the global batch."""
     with tf.GradientTape() as tape:
       reconstructions, bits = self.model(images, training=True)
-      bpp, mse = rate_distortion(images, reconstructions, bits)
-      loss = bpp + self.config.lmbda * mse
+      loss, bpp, mse = rate_distortion_loss(images, reconstructions, bits, self.config.lmbda)
       # Summed over the replicas, its gradients are those of the global batch's mean loss.
       share = loss / self.strategy.num_replicas_in_sync
     variables = self.model.trainable_variables
@@ -290,12 +230,6 @@ class _Trainer:
     results = self.strategy.run(self._replica_step, args=(batch,))
     self.step.assign_add(1)
     return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, results, axis=None)
-
-  @tf.function
-  def _sum_over_replicas(self, values):
-    """`values` summed over every replica of every worker: figures all workers share."""
-    results = self.strategy.run(tf.identity, args=(values,))
-    return self.strategy.reduce(tf.distribute.ReduceOp.SUM, results, axis=None)
 
   def _batches(self):
     """Each replica's share of the global batches; each worker crops its own share of the files."""
@@ -324,13 +258,10 @@ class _Trainer:
   def _validate(self):
     """Hard quantization on whole validation images: the rate the coder will see."""
     bpps, mses = [], []
-    factor = self.model.config.downsampling
     for path in self.validation_files:
-      image = tf.cast(load_image_tensor(path), tf.float32)
-      height, width = image.shape[:2]
-      reconstruction, bits = self.model(pad_to_multiple(image, factor)[None], training=False)
-      reconstruction = tf.round(tf.clip_by_value(reconstruction[0, :height, :width], 0, 255))
-      bpp, mse = rate_distortion(image[None], reconstruction[None], bits)
+      image = load_image_tensor(path).numpy()
+      _, bpp, mse = rate_distortion_loss(image, *self.model.hard_reconstruction(image),
+                                         self.config.lmbda)
       bpps.append(float(bpp))
       mses.append(float(mse))
     bpp, mse = float(np.mean(bpps)), float(np.mean(mses))
@@ -368,16 +299,6 @@ class _Trainer:
       raise TrainingError(f"--init_from {init_from} has no checkpoint")
     return source
 
-  def _check_same_step(self):
-    """Workers that restored different checkpoints would silently train apart."""
-    step = int(self.step)
-    total, squares, replicas = self._sum_over_replicas(
-        tf.constant([step, step * step, 1], tf.int64)).numpy()
-    # The sum of squares is the square of the sum over n only if all are equal.
-    if squares * replicas != total * total:
-      raise TrainingError("the workers resumed from different steps: every worker must see "
-                          "the same --model_dir, e.g. on a shared file system")
-
   def run(self):
     os.makedirs(self.model_dir, exist_ok=True)
     checkpoint = self._starting_checkpoint()
@@ -388,7 +309,7 @@ class _Trainer:
       # The checkpoint holds the old learning rate; this run's flag wins.
       self.optimizer.learning_rate.assign(self.config.learning_rate)
       self._log("resuming from %s at step %d", checkpoint, int(self.step))
-    self._check_same_step()
+    self.distribution.check_same_step(int(self.step))
     if self.is_chief:
       self._write_train_config()
     config = self.config
@@ -396,39 +317,9 @@ class _Trainer:
     if start_step < config.steps:
       self._log("training on %d images for steps %d to %d", len(self.files), start_step,
                 config.steps)
-      with self._signals_request_stop():
+      with self.distribution.signals_request_stop():
         self._loop(start_step)
     return self._export()
-
-  @contextlib.contextmanager
-  def _signals_request_stop(self):
-    """With several workers, Ctrl-C and SIGTERM only ask to stop before the next step.
-
-    A KeyboardInterrupt between two collective ops would leave the other workers
-    waiting; the request is shared instead, and every worker stops at the same step.
-    """
-    if self.config.strategy != "multi_worker":
-      yield
-      return
-    def request_stop(signum, frame):
-      self.stop_requested = True
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-      yield
-    finally:
-      for s, handler in previous.items():
-        signal.signal(s, handler)
-
-  def _shared_stop(self, stop, out_of_time):
-    """(stop, out_of_time) of any worker: one worker's reason to stop is every worker's.
-
-    Only multi-worker runs pay for the all-reduce before every step; in one
-    process the local flags are everyone's.
-    """
-    if self.config.strategy != "multi_worker":
-      return stop, out_of_time
-    shared = self._sum_over_replicas(tf.constant([stop, out_of_time], tf.int64)).numpy() > 0
-    return bool(shared[0]), bool(shared[1])
 
   def _interrupted(self):
     self._save_checkpoint()
@@ -440,12 +331,12 @@ class _Trainer:
     config = self.config
     batches = self._batches()
     last_saved = start_step
-    window_start, window_step = time.monotonic(), start_step
-    deadline = window_start + 60.0 * config.max_minutes if config.max_minutes > 0 else None
+    window = Pace(config.steps, start_step)
+    deadline = window.start + 60.0 * config.max_minutes if config.max_minutes > 0 else None
     try:
       while int(self.step) < config.steps:
-        stop, out_of_time = self._shared_stop(
-            self.stop_requested, deadline is not None and time.monotonic() >= deadline)
+        stop, out_of_time = self.distribution.shared_stop(
+            deadline is not None and time.monotonic() >= deadline)
         if stop:
           self._interrupted()
         if out_of_time:
@@ -460,15 +351,16 @@ class _Trainer:
               f"The last good checkpoint is step {last_saved}: resume with a lower "
               "--learning_rate or with --clip_norm")
         if self.is_chief and (step % config.log_every == 0 or step == config.steps):
+          # The pace of the steps since the last line, which the validation runs in
+          # between do not slow.
           now = time.monotonic()
-          rate = (step - window_step) / max(now - window_start, 1e-9)
-          window_start, window_step = now, step
-          eta = _eta_seconds(config.steps - step, rate,
-                             None if deadline is None else deadline - now)
+          rate = window.rate(step, now)
+          eta = window.eta(step, now, None if deadline is None else deadline - now)
+          window = Pace(config.steps, step, now)
           logging.info(
               "step %d/%d  loss %.4f  bpp %.4f  psnr %.2f dB  %.2f steps/s  ETA %s",
               step, config.steps, float(loss), float(bpp), psnr(float(mse)), rate,
-              _format_duration(eta))
+              format_duration(eta))
           with self.train_writer.as_default(step=step):
             tf.summary.scalar("loss", loss)
             tf.summary.scalar("bpp", bpp)

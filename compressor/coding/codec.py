@@ -2,17 +2,12 @@
 
 import dataclasses
 import os
-import time
 import zlib
 
 import numpy as np
-import tensorflow as tf
-from PIL import Image
 
-from compressor import container, refinement
-from compressor.errors import BitstreamError, CompressorError, ModelError
-from compressor.fileio import check_output_path, write_atomically
-from compressor.images import (
+from compressor.coding import container, refinement
+from compressor.coding.images import (
   DEFAULT_MAX_PIXELS,
   DecodedImage,
   check_pixel_limit,
@@ -21,19 +16,18 @@ from compressor.images import (
   split_alpha,
   write_png_rows,
 )
-from compressor.store import find_model, load_model
-from compressor.tiling import DEFAULT_TILE_SIZE
+from compressor.coding.store import ModelFinder
+from compressor.errors import BitstreamError, CompressorError, ModelError
+from compressor.fileio import check_output_path, write_atomically
+from compressor.nn.tiling import DEFAULT_TILE_SIZE
 
 __all__ = [
     "CodingStats",
-    "FolderItem",
     "compress_file",
-    "compress_folder",
     "compress_image",
     "compress_to_target",
     "decompress_bytes",
     "decompress_file",
-    "decompress_folder",
     "default_compressed_path",
     "default_decompressed_path",
 ]
@@ -61,7 +55,7 @@ def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE, effort=0):
 
   Images larger than `tile_size` pixels on a side (None: never) are analyzed in
   tiles; the file is the same up to float rounding. `effort` > 0 refines the
-  latents for a smaller file at the same quality (see compressor.refinement);
+  latents for a smaller file at the same quality (see compressor.coding.refinement);
   images coded in tiles are not refined.
   """
   rgb, alpha = split_alpha(image)
@@ -77,12 +71,12 @@ def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE, effort=0):
 def compress_to_target(models, image, target_bpp, tile_size=DEFAULT_TILE_SIZE, effort=0):
   """Codes `image` with the highest-rate model whose file fits in `target_bpp`.
 
-  `models` (loaded models, or model directories loaded when first needed) go
-  from low to high rate. File size grows with the level, so a binary search
-  codes the image about log2(len(models)) + 1 times. When even the first model
-  exceeds the target its file, the smallest there is, is returned. Returns
-  (bytes, the model used). Every level is coded at `effort`, since refinement
-  changes which levels fit.
+  `models` (a sequence of loaded models, or a store.LazyModels that loads
+  each when first needed) go from low to high rate. File size grows with the
+  level, so a binary search codes the image about log2(len(models)) + 1
+  times. When even the first model exceeds the target its file, the smallest
+  there is, is returned. Returns (bytes, the model used). Every level is
+  coded at `effort`, since refinement changes which levels fit.
   """
   refinement.check_effort(effort)
   if not models:
@@ -91,9 +85,7 @@ def compress_to_target(models, image, target_bpp, tile_size=DEFAULT_TILE_SIZE, e
   coded = {}
   def code(index):
     if index not in coded:
-      model = models[index]
-      model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
-      coded[index] = compress_image(model, image, tile_size, effort), model
+      coded[index] = compress_image(models[index], image, tile_size, effort), models[index]
     return coded[index]
   chosen, low, high = 0, 0, len(models) - 1
   while low <= high:
@@ -122,8 +114,8 @@ def _open_bitstream(data, model, max_pixels):
   """(header, model, payloads) of a file's bytes, checked before anything is decoded."""
   header, payloads = container.unpack(data)
   check_pixel_limit(header.width, header.height, max_pixels, "the compressed image")
-  if not isinstance(model, tf.keras.Model):
-    model = model(header)
+  if isinstance(model, ModelFinder):
+    model = model.model_for(header)
   _check_model(model, header)
   return header, model, payloads
 
@@ -179,7 +171,7 @@ def _decoded_bands(header, model, payloads, tile_size):
 
 
 def decompress_bytes(data, model, max_pixels=DEFAULT_MAX_PIXELS, tile_size=DEFAULT_TILE_SIZE):
-  """Decodes a bitstream file's bytes with `model`, or a callable header -> model.
+  """Decodes a bitstream file's bytes with `model`, or the one a store.ModelFinder finds.
 
   Images larger than `tile_size` pixels on a side (None: never) are synthesized
   in tiles.
@@ -208,7 +200,7 @@ def compress_file(model, input_path, output_path=None, overwrite=False,
                   effort=0):
   """Reads an image file, writes its bitstream; returns CodingStats.
 
-  With `target_bpp`, `model` is a list of models from low to high rate and
+  With `target_bpp`, `model` is a sequence of models from low to high rate and
   the file is made by the one `compress_to_target` picks (named in a note).
   `effort` is as for compress_image; a note says when it was lowered.
   """
@@ -232,26 +224,11 @@ def compress_file(model, input_path, output_path=None, overwrite=False,
   return CodingStats(image.width, image.height, image.layout, len(data), notes=notes)
 
 
-def model_resolver(model_dir=None, search_path=()):
-  """Returns header -> model: the given model directory, else one found by fingerprint."""
-  def resolve(header):
-    if model_dir is not None:
-      return load_model(model_dir)
-    found = find_model(header.fingerprint, search_path)
-    if found is None:
-      raise ModelError(
-          f"the file was made by model {header.model_name!r} "
-          f"(fingerprint {header.fingerprint.hex()}), which is not installed; "
-          "pass --model DIR")
-    return load_model(found)
-  return resolve
-
-
 def decompress_file(model, input_path, output_path=None, overwrite=False,
                     max_pixels=DEFAULT_MAX_PIXELS, tile_size=DEFAULT_TILE_SIZE):
   """Reads a bitstream file, writes the decoded PNG; returns CodingStats.
 
-  `model` is a loaded model or a callable header -> model (see model_resolver).
+  `model` is a loaded model, or a store.ModelFinder that finds the file's.
   """
   output_path = output_path or default_decompressed_path(input_path)
   check_output_path(output_path, overwrite, inputs=[input_path])
@@ -268,134 +245,3 @@ def decompress_file(model, input_path, output_path=None, overwrite=False,
   write_png_rows(output_path, header.width, header.height, header.layout,
                  _decoded_bands(header, model, payloads, tile_size), overwrite)
   return CodingStats(header.width, header.height, header.layout, len(data))
-
-
-@dataclasses.dataclass
-class FolderItem:
-  """One file of a folder run: its CodingStats or the error that stopped it, and the pace."""
-
-  index: int  # from 1
-  total: int
-  input_path: str
-  output_path: str
-  stats: CodingStats = None
-  error: str = None
-  elapsed: float = 0.0  # seconds since the folder's first file started
-
-  @property
-  def files_per_second(self):
-    return self.index / max(self.elapsed, 1e-9)
-
-  @property
-  def eta(self):
-    """Seconds until the last file is done, at the pace so far."""
-    return (self.total - self.index) / self.files_per_second
-
-
-def _is_image_name(name):
-  extension = os.path.splitext(name)[1].lower()
-  # Compressed files are never inputs, even where the Pillow plugin reads them.
-  return extension != EXTENSION and Image.registered_extensions().get(extension) in Image.OPEN
-
-
-def _folder_plan(input_dir, wanted, what, output_dir, output_name, overwrite):
-  """[(input, output)] for the files directly in `input_dir` whose names are `wanted`.
-
-  The whole run is refused here, before anything is coded, if any output
-  cannot be written.
-  """
-  if not os.path.isdir(input_dir):
-    raise CompressorError(f"{input_dir} is not a directory")
-  # Hidden files include the temporary outputs of a run in progress.
-  inputs = [os.path.join(input_dir, name) for name in sorted(os.listdir(input_dir))
-            if not name.startswith(".") and wanted(name)
-            and os.path.isfile(os.path.join(input_dir, name))]
-  if not inputs:
-    raise CompressorError(f"no {what} in {input_dir}")
-  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-    raise CompressorError(f"output {output_dir} is not a directory")
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  if not os.path.exists(output_dir) and not os.path.isdir(parent):
-    raise CompressorError(f"output directory {parent} does not exist")
-  plan, sources = [], {}
-  for path in inputs:
-    output = os.path.join(output_dir, output_name(os.path.basename(path)))
-    if output in sources:
-      raise CompressorError(f"{sources[output]} and {path} would both be written to {output}")
-    sources[output] = path
-    plan.append((path, output))
-  existing = [output for _, output in plan if os.path.lexists(output)]
-  if existing and not overwrite:
-    more = f", and {len(existing) - 1} more" if len(existing) > 1 else ""
-    raise CompressorError(f"output {existing[0]} exists{more}; pass --overwrite to replace "
-                          + ("them" if more else "it"))
-  if os.path.isdir(output_dir):
-    for path, output in plan:
-      check_output_path(output, overwrite, inputs=[path])
-  return plan
-
-
-def _code_folder(plan, output_dir, code, progress):
-  """Runs code(input, output) on every pair; a CompressorError fails only its own file."""
-  os.makedirs(output_dir, exist_ok=True)
-  items, start = [], time.monotonic()
-  for index, (path, output) in enumerate(plan, 1):
-    try:
-      stats, error = code(path, output), None
-    except CompressorError as e:
-      stats, error = None, str(e)
-    item = FolderItem(index, len(plan), path, output, stats, error, time.monotonic() - start)
-    items.append(item)
-    if progress is not None:
-      progress(item)
-  return items
-
-
-def compress_folder(model, input_dir, output_dir=None, overwrite=False,
-                    max_pixels=DEFAULT_MAX_PIXELS, target_bpp=None, progress=None,
-                    tile_size=DEFAULT_TILE_SIZE, effort=0):
-  """Compresses every image file directly in `input_dir`; returns a FolderItem per file.
-
-  Image files are those whose extension Pillow opens. Outputs are named as
-  compress_file names them, in `output_dir` (default: `input_dir`; created if
-  missing). Every output path is checked before the first image is coded, so
-  an existing output (without `overwrite`) refuses the whole run. An image
-  that fails is recorded in its item and the others go on. `progress(item)`
-  is called after every file. `model` and `target_bpp` are as for
-  compress_file; with a target, pass loaded models, not directories. `effort`
-  is as for compress_file.
-  """
-  refinement.check_effort(effort)
-  output_dir = output_dir or input_dir
-  plan = _folder_plan(input_dir, _is_image_name, "image files", output_dir,
-                      default_compressed_path, overwrite)
-  return _code_folder(plan, output_dir, lambda path, output: compress_file(
-      model, path, output, overwrite, max_pixels, target_bpp, tile_size, effort), progress)
-
-
-def _one_load_per_model(resolve):
-  """A header -> model callable that loads each model (by fingerprint) once."""
-  models = {}
-  def cached(header):
-    if header.fingerprint not in models:
-      models[header.fingerprint] = resolve(header)
-    return models[header.fingerprint]
-  return cached
-
-
-def decompress_folder(model, input_dir, output_dir=None, overwrite=False,
-                      max_pixels=DEFAULT_MAX_PIXELS, progress=None, tile_size=DEFAULT_TILE_SIZE):
-  """Decompresses every .cmpr file directly in `input_dir`; returns a FolderItem per file.
-
-  As compress_folder, with outputs named as decompress_file names them.
-  `model` is a loaded model or a callable header -> model (see
-  model_resolver), which is then called once per distinct model.
-  """
-  output_dir = output_dir or input_dir
-  plan = _folder_plan(input_dir, lambda name: name.endswith(EXTENSION), f"{EXTENSION} files",
-                      output_dir, lambda name: os.path.basename(default_decompressed_path(name)),
-                      overwrite)
-  if not isinstance(model, tf.keras.Model):
-    model = _one_load_per_model(model)
-  return _code_folder(plan, output_dir, lambda path, output: decompress_file(
-      model, path, output, overwrite, max_pixels, tile_size), progress)

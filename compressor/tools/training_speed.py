@@ -13,6 +13,9 @@ import sys
 import tempfile
 import time
 
+from compressor.cli import command_line
+from compressor.tools.recipes import flagfile_args
+
 __all__ = ["bare_loop_main", "benchmark", "format_report", "step_flops", "trainer_rate"]
 
 # The trainer's progress line: "step 300/1000  loss ...  2.31 steps/s  ETA ...".
@@ -21,7 +24,7 @@ _PROGRESS = re.compile(r"step (\d+)/\d+ .* ([0-9.]+) steps/s")
 
 def step_flops(model_config, patch_size, batch_size):
   """FLOPs of one training step: the forward transforms, and twice that for the gradients."""
-  from compressor.speed import transform_flops
+  from compressor.tools.speed import transform_flops
   forward = transform_flops(model_config, patch_size, patch_size)
   return 3 * (forward["analysis"] + forward["synthesis"]) * batch_size
 
@@ -57,9 +60,9 @@ def bare_loop_main(argv):
   import numpy as np
   import tensorflow as tf
 
-  from compressor.data import cached_training_dataset, decode_for_cache, list_images
-  from compressor.models import create_model
-  from compressor.training import rate_distortion
+  from compressor.nn.loss import rate_distortion_loss
+  from compressor.nn.registry import create_model
+  from compressor.training.data import cached_training_dataset, decode_for_cache, list_images
   model_config, config = train_cli.configs_from_flags()
   tf.config.optimizer.set_experimental_options(
       {"auto_mixed_precision_onednn_bfloat16": config.precision == "bfloat16"})
@@ -74,8 +77,7 @@ def bare_loop_main(argv):
   def train_step(batch):
     with tf.GradientTape() as tape:
       reconstructions, bits = model(batch, training=True)
-      bpp, mse = rate_distortion(batch, reconstructions, bits)
-      loss = bpp + config.lmbda * mse
+      loss, _, _ = rate_distortion_loss(batch, reconstructions, bits, config.lmbda)
     gradients = tape.gradient(loss, model.trainable_variables)
     if config.clip_norm > 0:
       gradients, _ = tf.clip_by_global_norm(gradients, config.clip_norm)
@@ -94,7 +96,7 @@ def bare_loop_main(argv):
 
 
 def _bare_rate(flag_args, steps, warmup, threads):
-  code = "import sys; from compressor.training_speed import bare_loop_main; " \
+  code = "import sys; from compressor.tools.training_speed import bare_loop_main; " \
          "bare_loop_main(sys.argv[1:])"
   with tempfile.TemporaryDirectory() as model_dir:
     result = subprocess.run(
@@ -115,7 +117,7 @@ def trainer_rate(flag_args, steps, warmup, threads=(0, 0)):
   log_every = max(10, steps // 5)
   with tempfile.TemporaryDirectory() as model_dir:
     result = subprocess.run(
-        [sys.executable, "-m", "compressor.cli", "train", *flag_args,
+        [*command_line("train", *flag_args),
          f"--model_dir={model_dir}", f"--steps={warmup + steps}", f"--log_every={log_every}",
          f"--checkpoint_every={warmup + steps}", "--validation_glob="],
         capture_output=True, text=True, env=_environment(*threads), check=False)
@@ -138,7 +140,7 @@ def _parsed_recipe(flag_args):
     result = subprocess.run([sys.executable, "-c", code, *flag_args,
                              f"--model_dir={model_dir}"], capture_output=True, text=True,
                             env=_environment(0, 0), check=True)
-  from compressor.config import ModelConfig
+  from compressor.nn.config import ModelConfig
   model_config, config = json.loads(result.stdout.strip().splitlines()[-1])
   return ModelConfig.from_dict(model_config), config
 
@@ -147,14 +149,14 @@ def benchmark(recipes, train_glob, steps=100, warmup=20, precisions=("float32",)
               thread_settings=((0, 0),), matmul_gflops=None):
   """Steps/s of the bare loop and of `compressor train` for every recipe and precision.
 
-  `recipes` are (name, flagfile) pairs; `thread_settings` (intra, inter) pairs,
-  tried on the bare loop of the first recipe (0 is TensorFlow's default).
-  Returns a JSON-able report.
+  `recipes` are (name, flagfiles) pairs (compressor.tools.recipes);
+  `thread_settings` (intra, inter) pairs, tried on the bare loop of the first
+  recipe (0 is TensorFlow's default). Returns a JSON-able report.
   """
   rows = []
-  for name, flagfile in recipes:
+  for name, flagfiles in recipes:
     for precision in precisions:
-      flag_args = [f"--flagfile={flagfile}", f"--train_glob={train_glob}",
+      flag_args = [*flagfile_args(flagfiles), f"--train_glob={train_glob}",
                    f"--precision={precision}"]
       model_config, config = _parsed_recipe(flag_args)
       flops = step_flops(model_config, config["patch_size"], config["batch_size"])
@@ -167,7 +169,7 @@ def benchmark(recipes, train_glob, steps=100, warmup=20, precisions=("float32",)
                    "trainer_gflops": trainer * flops / 1e9})
   threads = []
   if len(thread_settings) > 1:
-    first = [f"--flagfile={recipes[0][1]}", f"--train_glob={train_glob}"]
+    first = [*flagfile_args(recipes[0][1]), f"--train_glob={train_glob}"]
     for setting in thread_settings:
       threads.append({"intra": setting[0], "inter": setting[1],
                       "bare_steps_per_second": _bare_rate(first, steps, warmup, setting)})

@@ -30,6 +30,7 @@ from compressor.errors import BitstreamError
 __all__ = [
     "EXTENSION",
     "bits_per_pixel",
+    "has_alpha",
     "LAYOUTS",
     "Header",
     "MAGIC",
@@ -74,7 +75,12 @@ class Header:
 
   @property
   def has_alpha(self):
-    return self.layout in ("LA", "RGBA")
+    return has_alpha(self.layout)
+
+
+def has_alpha(layout):
+  """Whether a channel layout (L, LA, RGB, RGBA) has an alpha plane."""
+  return layout in ("LA", "RGBA")
 
 
 def bits_per_pixel(num_bytes, width, height):
@@ -168,7 +174,7 @@ def unpack(data):
   layout = LAYOUTS[layout_code]
   if tensors == 0:
     raise BitstreamError("header announces no coded tensors")
-  if count != tensors + (layout in ("LA", "RGBA")):
+  if count != tensors + has_alpha(layout):
     raise BitstreamError(
         f"{count} payloads do not fit {tensors} coded tensors and channel layout {layout}")
   coded_shapes = tuple(_SHAPE.unpack_from(data, shapes_at + _SHAPE.size * i)

@@ -3,9 +3,10 @@
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from compressor.coding.container import has_alpha
+from compressor.coding.pngstream import write_png_bands
 from compressor.errors import ImageError
 from compressor.fileio import write_atomically
-from compressor.pngstream import write_png_bands
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -118,7 +119,7 @@ def from_pixels(pixels, notes, what="image"):
   if pixels.shape[0] == 0 or pixels.shape[1] == 0:
     raise ImageError(f"{what} has zero width or height")
   layout = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
-  if layout in ("LA", "RGBA") and (pixels[:, :, -1] == 255).all():
+  if has_alpha(layout) and (pixels[:, :, -1] == 255).all():
     notes.append("alpha channel is fully opaque and was dropped")
     pixels = pixels[:, :, :-1]
     layout = layout[:-1]

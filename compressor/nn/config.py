@@ -5,11 +5,16 @@ import json
 
 from compressor.errors import ModelError
 
-__all__ = ["ModelConfig", "NORMALIZATIONS"]
+__all__ = ["ModelConfig", "NORMALIZATIONS", "ceil_div"]
 
-# What follows each convolution but the last; compressor.transforms says what
+# What follows each convolution but the last; compressor.nn.transforms says what
 # each one builds. "gdn" is the simplified GDN that models saved so far use.
 NORMALIZATIONS = ("gdn", "gdn-sqrt", "group", "instance", "layer", "relu")
+
+
+def ceil_div(a, b):
+  """a / b rounded up, for integers or integer tensors: e.g. latents per padded image side."""
+  return -(-a // b)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +65,7 @@ class ModelConfig:
   def latent_size(self, height, width):
     """Latent (height, width) for an image of the given size after padding."""
     factor = self.downsampling
-    return -(-height // factor), -(-width // factor)
+    return ceil_div(height, factor), ceil_div(width, factor)
 
   @property
   def side_filters(self):

@@ -3,7 +3,7 @@
 import json
 import os
 
-from compressor.bdrate import bd_quality, bd_rate
+from compressor.evaluation.bdrate import bd_quality, bd_rate
 from compressor.fileio import write_text_atomically
 
 __all__ = ["add_point", "curve_point", "read_points"]

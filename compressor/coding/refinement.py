@@ -27,8 +27,10 @@ import tensorflow_compression as tfc
 from absl import logging
 
 from compressor.errors import CompressorError
-from compressor.models import _NUM_SCALES, ScaleHyperpriorModel, _scale
-from compressor.tiling import DEFAULT_TILE_SIZE, tiles_needed
+from compressor.nn.hyperprior import NUM_SCALES, ScaleHyperpriorModel, scale_at
+from compressor.nn.loss import rate_distortion_loss
+from compressor.nn.tiling import DEFAULT_TILE_SIZE, tiles_needed
+from compressor.progress import Pace, format_duration
 
 __all__ = [
     "EFFORT_LEVELS",
@@ -166,19 +168,17 @@ class _Refiner:
     parameters = parameters_fn(side, tf.shape(latents)[1:3])
     indexes, means = model._conditionals(parameters, training=True)
     # The coder uses the rounded, clipped index: its rate is what counts.
-    indexes = tf.clip_by_value(_round_st(indexes), 0.0, _NUM_SCALES - 1.0)
+    indexes = tf.clip_by_value(_round_st(indexes), 0.0, NUM_SCALES - 1.0)
     latents = round_fn(latents, means)
-    prior = tfc.NoisyNormal(loc=0.0 if means is None else means, scale=_scale(indexes))
+    prior = tfc.NoisyNormal(loc=0.0 if means is None else means, scale=scale_at(indexes))
     return _bits(prior.log_prob(latents)) + side_bits, latents, [side, latents]
 
   def _loss(self, image, latents_hat, bits):
     """(bpp + lambda * MSE, bpp, MSE) on the image's own pixels, as the decoder clips them."""
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     reconstruction = self.model.synthesis(latents_hat)[0, :height, :width] * 255.0
-    mse = tf.reduce_mean(tf.math.squared_difference(
-        tf.cast(image, tf.float32), tf.clip_by_value(reconstruction, 0.0, 255.0)))
-    bpp = bits / tf.cast(height * width, tf.float32)
-    return bpp + self.lmbda * mse, bpp, mse
+    return rate_distortion_loss(image, tf.clip_by_value(reconstruction, 0.0, 255.0), bits,
+                                self.lmbda)
 
   def _step(self, image, variables, moments, iteration, tau, learning_rate, seed):
     """One Adam step on the SGA-relaxed loss; returns the new state and (loss, bpp, mse)."""
@@ -234,24 +234,23 @@ def refine(model, rgb, effort, seed=0):
   best = initial
   moments = [(tf.zeros_like(x), tf.zeros_like(x)) for x in variables]
   decay = math.log(schedule.tau_end / schedule.tau_start) / max(schedule.iterations - 1, 1)
-  last_log = first = None
+  last_log = pace = None
   for i in range(schedule.iterations):
     tau = schedule.tau_start * math.exp(decay * i)
     variables, moments, (loss, bpp, mse) = refiner.step(
         image, variables, moments, tf.constant(i), tf.constant(tau, tf.float32),
         tf.constant(schedule.learning_rate, tf.float32), tf.constant(seed))
     now = time.monotonic()
-    if first is None:  # The pace is measured after the first step, which builds the graph.
-      last_log = first = now
+    if pace is None:  # The pace is measured after the first step, which builds the graph.
+      last_log, pace = now, Pace(schedule.iterations, 1, now)
       continue
-    rate = i / (now - first)
-    eta = (schedule.iterations - i - 1) / rate
+    eta = pace.eta(i + 1, now)
     if now - last_log > _PROGRESS_EVERY or (i == 1 and eta > _PROGRESS_AFTER):
       last_log = now
       psnr = 10 * math.log10(255.0 ** 2 / max(float(mse), 1e-10))
       logging.info("refining latents (effort %d): iteration %d/%d, %.4f bpp, %.2f dB, "
-                   "%.1f it/s, ETA %.0f s", effort, i + 1, schedule.iterations, float(bpp),
-                   psnr, rate, eta)
+                   "%.1f it/s, ETA %s", effort, i + 1, schedule.iterations, float(bpp),
+                   psnr, pace.rate(i + 1, now), format_duration(eta))
   final = refiner.hard(image, variables)
   if float(final[0]) < float(best[0]):
     best = final

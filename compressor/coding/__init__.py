@@ -1,0 +1,1 @@
+"""Images to bitstream files and back: container, codec, model storage and the zoo."""

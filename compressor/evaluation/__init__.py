@@ -1,0 +1,1 @@
+"""Rate-distortion evaluation: metrics, classical codecs, BD-rate and plots."""

@@ -1,0 +1,1 @@
+"""The networks: transforms, normalization layers, tiling and the codec models."""

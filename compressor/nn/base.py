@@ -1,0 +1,208 @@
+"""What every codec model shares: the transforms, its identity, weights and the coding API."""
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from compressor.errors import ModelError
+from compressor.nn.config import ceil_div
+from compressor.nn.tiling import DEFAULT_TILE_SIZE, synthesize_in_bands, tiles_needed
+from compressor.nn.transforms import AnalysisTransform, SynthesisTransform
+
+__all__ = [
+    "CodecModel",
+    "coding_graph",
+    "IMAGE_SPEC",
+    "pad_to_multiple",
+    "SIZE_SPEC",
+    "STRING_SPEC",
+    "TENSOR_SPEC",
+]
+
+IMAGE_SPEC = tf.TensorSpec([None, None, 3], tf.uint8)
+# A batch of one: latents, side information or entropy parameters.
+TENSOR_SPEC = tf.TensorSpec([1, None, None, None], tf.float32)
+STRING_SPEC = tf.TensorSpec([], tf.string)
+SIZE_SPEC = tf.TensorSpec([2], tf.int32)
+
+# The coding graphs branch in Python only on what is known when tracing, so
+# AutoGraph has nothing to convert; converting every layer's call anyway was
+# most of a cold start's first trace. A branch on a tensor would fail loudly.
+coding_graph = functools.partial(tf.function, autograph=False)
+
+
+def pad_to_multiple(image, factor):
+  """Repeats the last row and column of an HxWxC tensor up to multiples of factor."""
+  shape = tf.shape(image)
+  padded_height = ceil_div(shape[0], factor) * factor
+  padded_width = ceil_div(shape[1], factor) * factor
+  rows = tf.minimum(tf.range(padded_height), shape[0] - 1)
+  cols = tf.minimum(tf.range(padded_width), shape[1] - 1)
+  return tf.gather(tf.gather(image, rows, axis=0), cols, axis=1)
+
+
+def _to_pixels(reconstruction):
+  """Rounds a [0, 1] float reconstruction to 8-bit pixels."""
+  return tf.cast(tf.round(tf.clip_by_value(reconstruction * 255.0, 0.0, 255.0)), tf.uint8)
+
+
+def _cropped(pixels, height, width):
+  """The image's own pixels of a padded reconstruction, as a contiguous array."""
+  return np.ascontiguousarray(pixels.numpy()[:height, :width])
+
+
+class CodecModel(tf.keras.Model):
+  """What every codec model shares: the transforms, its identity and the coding API.
+
+  Subclasses add entropy models and define `call` (for training: noisy latents
+  and a differentiable rate), `coded_shapes`, the coding-table methods,
+  `_parts`, and the graphs behind `_range_encode`, `_range_decode` and
+  `_hard_latents`. Coding uses only tables built once from the learned priors
+  (`build_coding_tables`, at export) or loaded with the weights
+  (`set_coding_tables`), so encoder and decoder share exactly those tables.
+  """
+
+  def __init__(self, config, name):
+    super().__init__(name=name)
+    self.config = config
+    self.analysis = AnalysisTransform(
+        config.num_filters, config.latent_channels, config.kernel_sizes,
+        config.strides, normalization=config.normalization)
+    self.synthesis = SynthesisTransform(
+        config.num_filters, config.kernel_sizes, config.strides,
+        normalization=config.normalization)
+    self._coders = None
+    # Identity of a saved model, set by compressor.coding.store; bitstreams carry both.
+    self.model_name = None
+    self.fingerprint = None
+    self.metadata = {}
+
+  def _create_weights(self):
+    """Runs a dummy image through the model, so that every weight exists."""
+    factor = self.config.downsampling
+    self(tf.zeros((1, factor, factor, 3)), training=False)
+
+  def _padded(self, image):
+    """An HxWx3 uint8 image as a float batch of one, padded to the transform's multiple."""
+    return pad_to_multiple(tf.cast(image, tf.float32), self.config.downsampling)[None]
+
+  # Range coding.
+
+  @property
+  def has_coding_tables(self):
+    return self._coders is not None
+
+  def _install_coders(self, coders):
+    # The coding graphs capture the tables as constants when first traced, so
+    # tables replaced later would silently go unused: a model gets them once.
+    if self._coders is not None:
+      raise ModelError("the model has coding tables already; create a new model instead")
+    self._coders = coders
+
+  @property
+  def coders(self):
+    """The range coders by name, made from the coding tables."""
+    if self._coders is None:
+      raise ModelError("the model has no range-coding tables; export it first")
+    return self._coders
+
+  @coding_graph(input_signature=[IMAGE_SPEC])
+  def _analyze_tile(self, tile):
+    return self.analysis(tf.cast(tile, tf.float32)[None] / 255.0)
+
+  @coding_graph(input_signature=[TENSOR_SPEC])
+  def _synthesize(self, latents):
+    """8-bit pixels of [1, h, w, C] latents, uncropped: a whole padded image or one tile."""
+    return _to_pixels(self.synthesis(latents)[0])
+
+  def encode(self, image, tile_size=DEFAULT_TILE_SIZE):
+    """Range-codes an HxWx3 uint8 image; returns (payloads, shapes), one per coded tensor.
+
+    The order is the decoding order: side information before the latents it
+    describes. An image larger than `tile_size` (None: never) is analyzed in
+    tiles, which gives the same latents up to float rounding.
+    """
+    height, width = image.shape[:2]
+    if tiles_needed(self.config, height, width, tile_size):
+      strings, shapes = self._range_encode_tiled(image, tile_size)
+    else:
+      strings, shapes = self._range_encode(image)
+    return ([bytes(string.numpy()) for string in strings],
+            [tuple(int(d) for d in shape) for shape in shapes])
+
+  def decode(self, strings, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
+    """Decodes the payloads and shapes from `encode` to an HxWx3 uint8 image.
+
+    An image larger than `tile_size` (None: never) is synthesized in tiles.
+    """
+    pixels = np.empty((height, width, 3), np.uint8)
+    top = 0
+    for band in self.decode_bands(strings, shapes, height, width, tile_size):
+      pixels[top:top + len(band)] = band
+      top += len(band)
+    return pixels
+
+  def decode_bands(self, strings, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
+    """As `decode`, but yields the image as bands of rows, top to bottom.
+
+    Tiled, memory stays one band of tiles whatever the image; otherwise the
+    whole image is one band. The payload is known whole only when the
+    iterator is exhausted: the last step raises BitstreamError if it was not,
+    after the last band, so a consumer must not commit the output before then.
+    """
+    shapes = [tuple(shape) for shape in shapes]
+    expected = self.coded_shapes(height, width)
+    if shapes != expected or len(strings) != len(expected):
+      raise ModelError(
+          f"{len(strings)} payloads of shapes {shapes} do not fit a {width}x{height} "
+          f"image under this model (expected shapes {expected})")
+    if not tiles_needed(self.config, height, width, tile_size):
+      yield _cropped(self._synthesize(self._range_decode(strings, shapes)), height, width)
+      return
+    bands = self._decoded_latent_bands(strings, shapes, tile_size)
+    yield from synthesize_in_bands(self._synthesize, bands, self.config, height, width,
+                                   tile_size)
+    for _ in bands:  # Runs the decoder's final check.
+      pass
+
+  def reconstruct(self, image):
+    """The forward pass with hard quantization, as 8-bit pixels (no coding)."""
+    height, width = image.shape[:2]
+    return _cropped(self._synthesize(self._hard_latents(image)), height, width)
+
+  def hard_reconstruction(self, image):
+    """(8-bit reconstruction, bits [1]) of an HxWx3 uint8 image under hard quantization.
+
+    The entropy models' own rounding and rate, so no coding tables are needed:
+    it is what validation measures during training.
+    """
+    height, width = image.shape[:2]
+    reconstruction, bits = self(self._padded(image), training=False)
+    return _cropped(_to_pixels(reconstruction[0] / 255.0), height, width), bits
+
+  def estimate_bits(self, image):
+    """The entropy models' rate of an image under hard quantization: the ideal code length."""
+    return float(self.hard_reconstruction(image)[1][0])
+
+  # Weights, in a stable order for saving and fingerprinting.
+
+  def _parts(self):
+    """(name, module) of every part with weights; the names prefix the saved arrays."""
+    return [("analysis", self.analysis), ("synthesis", self.synthesis)]
+
+  def named_weights(self):
+    return {f"{name}/{i:03d}": variable.numpy()
+            for name, part in self._parts() for i, variable in enumerate(part.variables)}
+
+  def set_named_weights(self, arrays):
+    expected = self.named_weights()
+    if sorted(arrays) != sorted(expected):
+      raise ModelError("saved weights do not match the model's architecture")
+    for name, value in expected.items():
+      if arrays[name].shape != value.shape:
+        raise ModelError(
+            f"weight {name} has shape {arrays[name].shape}, expected {value.shape}")
+    for name, part in self._parts():
+      for i, variable in enumerate(part.variables):
+        variable.assign(arrays[f"{name}/{i:03d}"])

@@ -1,0 +1,1 @@
+"""Benchmarks and maintenance tools, each run as python -m compressor.tools.NAME."""

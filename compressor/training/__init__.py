@@ -1,0 +1,1 @@
+"""Training: the input pipeline, the training loop and its distribution."""
