@@ -1,8 +1,9 @@
 """Training speed: `compressor train` against a bare loop of the same model, one after the other.
 
+  quick=configs/recipes/quick-cpu.flags
   python scripts/benchmark_training_speed.py --train_glob '../shared/data/train/**/*' \
-    --recipe factorized=configs/quick-cpu.flags \
-    --recipe mbt2018-mean=configs/quick-cpu-mbt2018-mean.flags \
+    --recipe factorized=configs/architectures/bmshj2018-factorized.flags+$quick \
+    --recipe mbt2018-mean=configs/architectures/mbt2018-mean.flags+$quick \
     --precisions float32,bfloat16 --threads 0:0,1:1,2:1,1:2 --output_json speed.json
 
 Prints, per recipe and precision, the steps/s of a bare training loop on crops already in
@@ -16,10 +17,12 @@ import json
 from absl import app, flags
 
 from compressor.fileio import write_text_atomically
-from compressor.speed import matmul_rate
-from compressor.training_speed import benchmark, format_report
+from compressor.tools.recipes import DEFAULT_RECIPE, parse_recipe
+from compressor.tools.speed import matmul_rate
+from compressor.tools.training_speed import benchmark, format_report
 
-flags.DEFINE_multi_string("recipe", [], "NAME=FLAGFILE of a training recipe; repeat.")
+flags.DEFINE_multi_string("recipe", [], "NAME=FLAGFILE[+FLAGFILE...] of a training recipe "
+                          "(architecture, then recipe); repeat.")
 flags.DEFINE_string("train_glob", None, "Training images.")
 flags.DEFINE_integer("steps", 100, "Timed steps of every measurement.")
 flags.DEFINE_integer("warmup", 20, "Untimed steps first (tracing, decoding the images).")
@@ -33,10 +36,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  recipes = [tuple(r.split("=", 1)) for r in FLAGS.recipe] or [
-      ("quick-cpu", "configs/quick-cpu.flags")]
-  if any(len(r) != 2 for r in recipes):
-    raise app.UsageError("--recipe takes NAME=FLAGFILE")
+  try:
+    recipes = [parse_recipe(r) for r in FLAGS.recipe] or [DEFAULT_RECIPE]
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   try:
     threads = [tuple(int(v) for v in t.split(":")) for t in FLAGS.threads]
   except ValueError:
