@@ -1,5 +1,5 @@
 #!/bin/sh
-# Trains the normalization ablation of the README: for each variant, a base run and three
+# Trains the normalization ablation of docs/layers.md: for each variant, a base run and three
 # quality levels fine-tuned from it (configs/ablation/*.flags). Rerunning resumes from the
 # checkpoints. Usage: scripts/normalization_ablation.sh TRAIN_GLOB [VARIANT...]
 set -eu

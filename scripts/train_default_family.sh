@@ -2,7 +2,8 @@
 # One stretch of the default family's training campaign: the base run at lambda 0.01 from the
 # weights of a bundled (or exported) model, then every quality level fine-tuned from it.
 # Each run stops at its time budget and exports; Ctrl-C or SIGTERM saves a checkpoint, and the
-# same command resumes. Then bundle the levels with `compressor models --add` (README).
+# same command resumes. Then bundle the levels with `compressor models --add`
+# (docs/training.md, "Bundled models: the training campaign").
 #
 #   scripts/train_default_family.sh TRAIN_GLOB RUN_DIR INIT_FROM BASE_MINUTES LEVEL_MINUTES
 #   nice -n 10 scripts/train_default_family.sh '../shared/data/train/**/*' runs/family \

@@ -1,8 +1,8 @@
-"""Every bad input and fault we know of, what the user gets, and the README table of it.
+"""Every bad input and fault we know of, what the user gets, and the docs table of it.
 
 Each case runs the library call behind a command (the CLI prints the message as
 `compressor COMMAND: error: MESSAGE` and exits 1, see test_cli.py). The table in
-README.md between the hostile-inputs markers is generated from these outcomes; run
+docs/robustness.md between the hostile-inputs markers is generated from these outcomes; run
 `COMPRESSOR_UPDATE_DOCS=1 pytest tests/test_hostile.py` after changing a message.
 """
 
@@ -23,8 +23,8 @@ from compressor.errors import CompressorError
 from compressor.training.trainer import TrainingConfig, train
 from conftest import TINY, photo
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "README.md")
+ROBUSTNESS_DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "docs", "robustness.md")
 BEGIN, END = "<!-- hostile-inputs:begin -->", "<!-- hostile-inputs:end -->"
 
 
@@ -270,10 +270,11 @@ def test_training_data_faults(rows):
 
 def test_readme_table_is_current(rows):
   table = render(rows)
-  text = open(README).read()
+  text = open(ROBUSTNESS_DOC).read()
   if os.environ.get("COMPRESSOR_UPDATE_DOCS"):
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    with open(README, "w") as f:
+    with open(ROBUSTNESS_DOC, "w") as f:
       f.write(text[:start] + table + text[end:])
     text = table
-  assert table in text, "README's hostile-input table is stale: see this module's docstring"
+  assert table in text, (
+      "docs/robustness.md's hostile-input table is stale: see this module's docstring")

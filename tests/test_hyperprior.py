@@ -99,7 +99,7 @@ def test_decoder_derives_the_encoders_entropy_parameters(trained):
 
 
 def test_a_decoder_that_derives_another_index_fails_loudly(trained, monkeypatch):
-  """What a machine that rounded one index differently would see (see the README)."""
+  """What a machine that rounded one index differently would see (see docs/models.md)."""
   model = trained.model
   image = photo("coffee")[:128, :128].copy()
   strings, (side_shape, latent_shape) = model.encode(image)

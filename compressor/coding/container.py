@@ -1,24 +1,10 @@
 """The bitstream container: header, range-coded payloads and a CRC32.
 
-Byte layout (all integers big-endian), format version 2:
-
-  offset    size  field
-  0         4     magic b"CMPR"
-  4         1     format version (2)
-  5         1     channel layout: 1 = L, 2 = LA, 3 = RGB, 4 = RGBA
-  6         1     n = length of the model name in bytes
-  7         16    model fingerprint (SHA-256 prefix of config + weights)
-  23        4     image width
-  27        4     image height
-  31        1     t = number of range-coded tensors: 1 (latents), or 2 for the
-                  hyperprior models (side information, then latents)
-  32        1     k = number of payloads: t, plus 1 when there is an alpha plane
-  33        n     model name, UTF-8
-  33+n      10t   shape of each coded tensor: height (4), width (4), channels (2)
-  33+n+10t  4k    payload lengths
-  ...             payloads: the coded tensors in the order of their shapes, then
-                  the zlib-compressed alpha plane
-  end-4     4     CRC32 of every byte before it
+A file (format version 2, integers big-endian) is a header (magic, version, channel layout,
+model name and fingerprint, image size, the shape of each range-coded tensor and the length of
+each payload), then the payloads (the coded tensors, then the zlib-compressed alpha plane if
+any) and a CRC32 of every byte before it. `unpack` does all its checks before it allocates
+anything sized by the header. docs/format.md has the byte layout and the order of the checks.
 """
 
 import dataclasses

@@ -65,8 +65,8 @@ def _to_codec_mode(image, notes):
   raise ImageError(f"unsupported image mode {mode}")
 
 
-# Coding in tiles needs a few bytes per pixel beyond a fixed amount (see the
-# README's "Large images"), so 268 MP fit in about 4 GB.
+# Coding in tiles needs a few bytes per pixel beyond a fixed amount (see
+# docs/speed.md, "Large images"), so 268 MP fit in about 4 GB.
 DEFAULT_MAX_PIXELS = 1 << 28
 
 

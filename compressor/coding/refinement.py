@@ -53,7 +53,7 @@ class Schedule:
   tau_end: float = 0.05
 
 
-# Chosen by measurement on CBSD68 crops (README, "Encoder effort"): for short
+# Chosen by measurement on CBSD68 crops (docs/effort.md): for short
 # runs 2e-2 beat 1e-2 and 5e-3; ending the temperature at 0.01 did worse than 0.05.
 EFFORT_LEVELS = {
     1: Schedule(iterations=50, learning_rate=2e-2),

@@ -58,7 +58,7 @@ def decoder_input(string, num_values, coder):
   a value takes at most 67 bits for an escape code and precision + 1 for its
   symbol (32 at precision 16). There are enough for every value, plus the
   rest of an escape code begun before them, whose prefix is at most the bits
-  before them. See README, "Corrupt payloads cannot hang the decoder".
+  before them. See docs/robustness.md, "Corrupt payloads cannot hang the decoder".
   """
   precision = int(coder.range_coder_precision)
   bits = 67 + (precision + 1 if precision < 16 else 32)
