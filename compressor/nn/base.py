@@ -79,9 +79,16 @@ class CodecModel(tf.keras.Model):
     self.metadata = {}
 
   def _create_weights(self):
-    """Runs a dummy image through the model, so that every weight exists."""
+    """Builds the transforms on a dummy image, so that every weight exists; returns its latents.
+
+    Only the transforms: the priors make their weights when constructed, and a
+    call of the entropy models would make the factorized prior search for its
+    quantization offset, eagerly, which was most of a model's load time.
+    """
     factor = self.config.downsampling
-    self(tf.zeros((1, factor, factor, 3)), training=False)
+    latents = self.analysis(tf.zeros((1, factor, factor, 3)))
+    self.synthesis(latents)
+    return latents
 
   def _padded(self, image):
     """An HxWx3 uint8 image as a float batch of one, padded to the transform's multiple."""

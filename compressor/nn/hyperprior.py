@@ -89,6 +89,11 @@ class ScaleHyperpriorModel(CodecModel):
     self.latent_entropy_model = _conditional_entropy_model(compression=False)
     self._create_weights()
 
+  def _create_weights(self):
+    latents = super()._create_weights()
+    self.hyper_synthesis(self.hyper_analysis(self._hyper_input(latents)))
+    return latents
+
   def _hyper_input(self, latents):
     # Scales do not depend on the sign; means do.
     return latents if self._PREDICTS_MEANS else tf.abs(latents)
