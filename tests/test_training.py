@@ -17,7 +17,9 @@ from compressor.coding.images import DecodedImage
 from compressor.coding.store import load_model
 from compressor.errors import TrainingError
 from compressor.evaluation.metrics import mse
+from compressor.nn.registry import create_model
 from compressor.training import trainer as training
+from compressor.training.averaging import WeightAverage
 from compressor.training.data import cached_training_dataset, decode_for_cache, training_dataset
 from compressor.training.trainer import TrainingConfig, resolve_model_config, train
 from conftest import TINY, photo
@@ -279,3 +281,50 @@ def test_seed_fixes_the_initial_weights(photo_dir, tmp_path):
   for name, value in first.items():
     np.testing.assert_array_equal(again[name], value)
   assert any(not np.array_equal(other[n], v) for n, v in first.items())
+
+
+def test_weight_average_follows_its_closed_form():
+  variables = [tf.Variable([1.0, -2.0]), tf.Variable(3.0)]
+  average = WeightAverage(variables, decay=0.9)
+  expected = [v.numpy() for v in variables]
+  for n, step in enumerate([0.5, -1.0, 2.0, 0.25] * 5):
+    for v in variables:
+      v.assign_add(tf.fill(v.shape, step))
+    average.update()
+    decay = min(0.9, (1 + n) / (10 + n))
+    expected = [decay * e + (1 - decay) * v.numpy() for e, v in zip(expected, variables)]
+  own = [v.numpy() for v in variables]
+  for shadow, value in zip(average.shadows, expected):
+    np.testing.assert_allclose(shadow.numpy(), value, rtol=1e-6)
+  with average.swapped_in():
+    for v, value in zip(variables, expected):
+      np.testing.assert_allclose(v.numpy(), value, rtol=1e-6)
+  for v, value in zip(variables, own):  # the block gives the variables back
+    np.testing.assert_array_equal(v.numpy(), value)
+  average.restart()
+  assert int(average.updates) == 0
+  np.testing.assert_array_equal(average.shadows[0].numpy(), own[0])
+
+
+def test_ema_export_saves_the_average_and_resumes_it(photo_dir, tmp_path):
+  model_dir = str(tmp_path / "ema")
+  train(model_dir, TINY, config(photo_dir, steps=6, ema_decay=0.9))
+  exported = load_model(model_dir)
+  assert exported.metadata["ema_decay"] == 0.9
+  # The checkpoint holds the raw weights and their average; the export is the average.
+  model = create_model(TINY)
+  average = WeightAverage(model.trainable_variables, 0.9)
+  checkpoint = tf.train.Checkpoint(model=model, ema=average)
+  checkpoint.restore(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")))
+  assert int(average.updates) == 6
+  raw = model.named_weights()
+  with average.swapped_in():
+    averaged = model.named_weights()
+  saved = exported.named_weights()
+  for name, value in saved.items():
+    np.testing.assert_array_equal(value, averaged[name], err_msg=name)
+  assert any(not np.array_equal(saved[name], raw[name]) for name in saved)
+  # Resuming goes on with the same average rather than starting it again.
+  train(model_dir, TINY, config(photo_dir, steps=8, ema_decay=0.9))
+  checkpoint.restore(tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")))
+  assert int(average.updates) == 8

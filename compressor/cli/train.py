@@ -41,6 +41,9 @@ flags.DEFINE_integer("batchsize", 8, "Crops per training step.")
 flags.DEFINE_integer("steps", 100000, "Train until this step (counted over resumed runs).")
 flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
 flags.DEFINE_float("clip_norm", 0.0, "Clip gradients to this global norm (0: off).")
+flags.DEFINE_float("ema_decay", 0.0, "Decay of an exponential moving average of the weights, "
+                   "which validation measures and the export saves (0: off; e.g. 0.999).",
+                   lower_bound=0.0, upper_bound=0.99999)
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Steps between progress lines and summaries.")
 flags.DEFINE_string("validation_glob", "", "Glob of validation images (hard quantization).")
@@ -94,7 +97,8 @@ def configs_from_flags():
       log_every=FLAGS.log_every, validation_glob=FLAGS.validation_glob,
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
       seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes,
-      strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision)
+      strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision,
+      ema_decay=FLAGS.ema_decay)
   return model_config, config
 
 

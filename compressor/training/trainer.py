@@ -1,5 +1,6 @@
 """Training: rate + lambda * distortion, with checkpoints, summaries and resume."""
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -20,6 +21,7 @@ from compressor.nn.config import ModelConfig
 from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
 from compressor.progress import Pace, format_duration
+from compressor.training.averaging import WeightAverage
 from compressor.training.data import (
   cached_training_dataset,
   decode_for_cache,
@@ -71,6 +73,9 @@ class TrainingConfig:
   cache_mb: float = 4096.0
   # One of PRECISIONS, for training only: exported models compute in float32.
   precision: str = "float32"
+  # Decay of an exponential moving average of the weights, which validation
+  # measures and the export saves instead of the last step's (0: no average).
+  ema_decay: float = 0.0
 
 
 def _is_training_dir(directory):
@@ -179,9 +184,12 @@ class _Trainer:
       # Its slots now, not in the first step, which would be traced twice to create them;
       # a restore also needs them to be complete and checkable.
       self.optimizer.build(self.model.trainable_variables)
+      self.average = (WeightAverage(self.model.trainable_variables, config.ema_decay)
+                      if config.ema_decay > 0 else None)
     # Not mirrored, so int() reads it; every worker counts the same steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, optimizer=self.optimizer)
+    checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, optimizer=self.optimizer,
+                                     **({} if self.average is None else {"ema": self.average}))
     self.checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
     self.scratch_dir = self.distribution.scratch_dir
     self.manager = tf.train.CheckpointManager(
@@ -228,6 +236,8 @@ class _Trainer:
   def _train_step(self, batch):
     """(loss, bpp, mse) of the global batch, the same on every worker."""
     results = self.strategy.run(self._replica_step, args=(batch,))
+    if self.average is not None:
+      self.average.update()
     self.step.assign_add(1)
     return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, results, axis=None)
 
@@ -255,15 +265,20 @@ class _Trainer:
                                      seed=config.seed)
     return iter(self.strategy.distribute_datasets_from_function(dataset))
 
+  def _averaged_weights(self):
+    """The context in which the model holds the weights it is measured and exported with."""
+    return contextlib.nullcontext() if self.average is None else self.average.swapped_in()
+
   def _validate(self):
     """Hard quantization on whole validation images: the rate the coder will see."""
     bpps, mses = [], []
-    for path in self.validation_files:
-      image = load_image_tensor(path).numpy()
-      _, bpp, mse = rate_distortion_loss(image, *self.model.hard_reconstruction(image),
-                                         self.config.lmbda)
-      bpps.append(float(bpp))
-      mses.append(float(mse))
+    with self._averaged_weights():
+      for path in self.validation_files:
+        image = load_image_tensor(path).numpy()
+        _, bpp, mse = rate_distortion_loss(image, *self.model.hard_reconstruction(image),
+                                           self.config.lmbda)
+        bpps.append(float(bpp))
+        mses.append(float(mse))
     bpp, mse = float(np.mean(bpps)), float(np.mean(mses))
     with self.validation_writer.as_default(step=int(self.step)):
       tf.summary.scalar("bpp", bpp)
@@ -301,6 +316,7 @@ class _Trainer:
 
   def run(self):
     os.makedirs(self.model_dir, exist_ok=True)
+    resuming = tf.train.latest_checkpoint(self.checkpoint_dir) is not None
     checkpoint = self._starting_checkpoint()
     if checkpoint:
       # Outside the strategy's scope: a variable the restore creates (the checkpoint's
@@ -309,6 +325,10 @@ class _Trainer:
       # The checkpoint holds the old learning rate; this run's flag wins.
       self.optimizer.learning_rate.assign(self.config.learning_rate)
       self._log("resuming from %s at step %d", checkpoint, int(self.step))
+    if self.average is not None and (not resuming or int(self.average.updates) == 0):
+      # A new run (from --init_from or from scratch) or a checkpoint saved without an
+      # average: it starts from the weights the run starts from.
+      self.average.restart()
     self.distribution.check_same_step(int(self.step))
     if self.is_chief:
       self._write_train_config()
@@ -393,16 +413,19 @@ class _Trainer:
         "patch_size": self.config.patch_size,
         "batch_size": self.config.batch_size,
         "learning_rate": self.config.learning_rate,
+        **({"ema_decay": self.config.ema_decay} if self.average is not None else {}),
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     if self.scratch_dir:
       # Exported only for its fingerprint, which must equal the chief's.
-      model_fingerprint = save_model(self.model, self.scratch_dir, self.name, metadata)
+      with self._averaged_weights():
+        model_fingerprint = save_model(self.model, self.scratch_dir, self.name, metadata)
       shutil.rmtree(self.scratch_dir)
       logging.info("worker done at step %d with weights of fingerprint %s; the chief "
                    "exports them", int(self.step), model_fingerprint.hex())
       return model_fingerprint
-    model_fingerprint = save_model(self.model, self.model_dir, self.name, metadata)
+    with self._averaged_weights():
+      model_fingerprint = save_model(self.model, self.model_dir, self.name, metadata)
     logging.info("exported model %r (fingerprint %s) to %s", self.name,
                  model_fingerprint.hex(), self.model_dir)
     return model_fingerprint
