@@ -17,7 +17,7 @@ from compressor.training.trainer import (
 
 _DEFAULTS = ModelConfig()
 _MODEL_FLAGS = ("architecture", "num_filters", "latent_channels", "kernel_sizes",
-                "strides", "normalization", "hyper_filters")
+                "strides", "normalization", "hyper_filters", "hyper_synthesis")
 
 flags.DEFINE_string("model_dir", None, "Directory for checkpoints, logs and the exported model.")
 flags.DEFINE_string("train_glob", None, "Glob of training images, e.g. 'photos/**/*.jpg'.")
@@ -34,6 +34,9 @@ flags.DEFINE_enum("normalization", _DEFAULTS.normalization, list(NORMALIZATIONS)
 flags.DEFINE_integer("hyper_filters", _DEFAULTS.hyper_filters,
                      "Filters of the hyperprior transforms (default: --num_filters; "
                      "the factorized architecture has none).")
+flags.DEFINE_enum("hyper_synthesis", "float", ["float", "integer"],
+                  "Arithmetic of the hyperprior models' hyper-synthesis: integer makes the "
+                  "scale indexes the same on every machine, so files decode anywhere.")
 flags.DEFINE_float("lambda", 0.01,
                    "Rate-distortion trade-off: loss = bpp + lambda * MSE (0-255 scale).")
 flags.DEFINE_integer("patchsize", 256, "Side of the random training crops.")
@@ -82,6 +85,8 @@ def _explicit_model_flags():
           value = [int(v) for v in value]
         except ValueError:
           raise app.UsageError(f"--{name} takes integers, got {','.join(value)}") from None
+      if name == "hyper_synthesis" and value == "float":
+        value = None  # the config's spelling, which keeps older fingerprints
       overrides[name] = value
   return overrides
 

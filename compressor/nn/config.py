@@ -5,11 +5,13 @@ import json
 
 from compressor.errors import ModelError
 
-__all__ = ["ModelConfig", "NORMALIZATIONS", "ceil_div"]
+__all__ = ["HYPER_SYNTHESES", "ModelConfig", "NORMALIZATIONS", "ceil_div"]
 
 # What follows each convolution but the last; compressor.nn.transforms says what
 # each one builds. "gdn" is the simplified GDN that models saved so far use.
 NORMALIZATIONS = ("gdn", "gdn-sqrt", "group", "instance", "layer", "relu")
+# Kinds of hyper-synthesis: None is floating point, as every model saved before.
+HYPER_SYNTHESES = (None, "integer")
 
 
 def ceil_div(a, b):
@@ -35,6 +37,10 @@ class ModelConfig:
   # Filters of the hyperprior transforms; None means num_filters. The factorized
   # model has no hyperprior and ignores it.
   hyper_filters: int = None
+  # The hyperprior models' hyper-synthesis: None, floating point; "integer", in
+  # integer arithmetic (compressor.nn.integer), so that the scale indexes are the
+  # same on every machine. Part of the config, so of the fingerprint.
+  hyper_synthesis: str = None
 
   def __post_init__(self):
     object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
@@ -49,6 +55,12 @@ class ModelConfig:
       raise ModelError("num_filters and latent_channels must be positive")
     if self.hyper_filters is not None and self.hyper_filters < 1:
       raise ModelError("hyper_filters must be positive")
+    if self.hyper_synthesis not in HYPER_SYNTHESES:
+      raise ModelError(f"unknown hyper_synthesis {self.hyper_synthesis!r}; choose "
+                       "integer, or leave it unset for floating point")
+    if self.hyper_synthesis is not None and self.architecture == "factorized":
+      raise ModelError("the factorized architecture has no hyper-synthesis; "
+                       "hyper_synthesis needs a hyperprior architecture")
     if self.normalization not in NORMALIZATIONS:
       raise ModelError(
           f"unknown normalization {self.normalization!r}; "

@@ -28,14 +28,21 @@ def factorized_coder(tables, channels):
   return tfc.ContinuousBatchedEntropyModel(
       prior_shape=(channels,), coding_rank=CODING_RANK, compression=True, stateless=True,
       cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
-      quantization_offset=None if offset is None else tf.constant(offset))
+      # Tables without an offset code plain integers (an integer hyperprior's side).
+      quantization_offset=None if offset is None else tf.constant(offset),
+      offset_heuristic=offset is not None)
 
 
-def factorized_coder_for(prior, channels):
-  """Range coder for a factorized prior, its tables derived from the prior once, here."""
+def factorized_coder_for(prior, channels, offset_heuristic=True):
+  """Range coder for a factorized prior, its tables derived from the prior once, here.
+
+  Without `offset_heuristic` the values are rounded to integers, with no
+  quantization offset.
+  """
   def derive_tables():
     coder = tfc.ContinuousBatchedEntropyModel(
-        prior, coding_rank=CODING_RANK, compression=True, stateless=True)
+        prior, coding_rank=CODING_RANK, compression=True, stateless=True,
+        offset_heuristic=offset_heuristic)
     return {"cdf": coder.cdf, "cdf_offset": coder.cdf_offset,
             "quantization_offset": coder.quantization_offset}
   # In a graph: eagerly, the search for the prior's tails takes ten times longer.

@@ -30,6 +30,7 @@ from compressor.nn.transforms import (
   HYPER_DOWNSAMPLING,
   HyperAnalysisTransform,
   HyperSynthesisTransform,
+  IntegerHyperSynthesisTransform,
 )
 
 __all__ = [
@@ -80,12 +81,21 @@ class ScaleHyperpriorModel(CodecModel):
 
   def __init__(self, config, name="scale_hyperprior"):
     super().__init__(config, name=name)
-    parameters = config.latent_channels * (2 if self._PREDICTS_MEANS else 1)
+    # An integer hyper-synthesis computes the scale indexes (and means) exactly,
+    # from side information that is coded as plain integers (no offset).
+    self.integer = config.hyper_synthesis == "integer"
     self.hyper_analysis = HyperAnalysisTransform(config.side_filters)
-    self.hyper_synthesis = HyperSynthesisTransform(config.side_filters, parameters)
+    if self.integer:
+      self.hyper_synthesis = IntegerHyperSynthesisTransform(
+          config.side_filters, config.latent_channels, NUM_SCALES, self._PREDICTS_MEANS,
+          initial_index=_scale_index(0.0))
+    else:
+      parameters = config.latent_channels * (2 if self._PREDICTS_MEANS else 1)
+      self.hyper_synthesis = HyperSynthesisTransform(config.side_filters, parameters)
     self.side_prior = tfc.NoisyDeepFactorized(batch_shape=(config.side_filters,))
     self.side_entropy_model = tfc.ContinuousBatchedEntropyModel(
-        self.side_prior, coding_rank=CODING_RANK, compression=False)
+        self.side_prior, coding_rank=CODING_RANK, compression=False,
+        offset_heuristic=not self.integer)
     self.latent_entropy_model = _conditional_entropy_model(compression=False)
     self._create_weights()
 
@@ -98,9 +108,17 @@ class ScaleHyperpriorModel(CodecModel):
     # Scales do not depend on the sign; means do.
     return latents if self._PREDICTS_MEANS else tf.abs(latents)
 
-  def _parameters(self, side_latents, latent_size):
-    """The hyper-synthesis output, cropped: side information covers a multiple of 4 latents."""
-    return self.hyper_synthesis(side_latents)[:, :latent_size[0], :latent_size[1]]
+  def _parameters(self, side_latents, latent_size, exact=False):
+    """The hyper-synthesis output, cropped: side information covers a multiple of 4 latents.
+
+    `exact` runs an integer hyper-synthesis in its exact arithmetic, as coding
+    does; a float one computes the same either way.
+    """
+    if self.integer:
+      parameters = self.hyper_synthesis(side_latents, exact=exact)
+    else:
+      parameters = self.hyper_synthesis(side_latents)
+    return parameters[:, :latent_size[0], :latent_size[1]]
 
   def _conditionals(self, parameters, training):
     """(scale indexes, means or None for zero) of the latents' Gaussians.
@@ -115,6 +133,8 @@ class ScaleHyperpriorModel(CodecModel):
       means, log_scales = tf.split(parameters, 2, axis=-1)
     else:
       means, log_scales = None, parameters
+    if self.integer:  # Already integer indexes (rounded straight-through in training).
+      return log_scales, means
     indexes = _scale_index(log_scales)
     return (indexes if training else tf.round(indexes)), means
 
@@ -123,7 +143,7 @@ class ScaleHyperpriorModel(CodecModel):
     latents = self.analysis(images / 255.0)
     side_hat, side_bits = self.side_entropy_model(
         self.hyper_analysis(self._hyper_input(latents)), training=training)
-    parameters = self._parameters(side_hat, tf.shape(latents)[1:3])
+    parameters = self._parameters(side_hat, tf.shape(latents)[1:3], exact=not training)
     indexes, means = self._conditionals(parameters, training)
     latents_hat, bits = self.latent_entropy_model(latents, indexes, loc=means,
                                                   training=training)
@@ -144,7 +164,8 @@ class ScaleHyperpriorModel(CodecModel):
   def build_coding_tables(self):
     """Derives both coders' integer tables: the side prior's and the scale table's."""
     self._install_coders(
-        {"side": factorized_coder_for(self.side_prior, self.config.side_filters),
+        {"side": factorized_coder_for(self.side_prior, self.config.side_filters,
+                                      offset_heuristic=not self.integer),
          "latents": _conditional_entropy_model(compression=True, stateless=False)})
 
   def coding_tables(self):
@@ -187,7 +208,7 @@ class ScaleHyperpriorModel(CodecModel):
     bit-identical parameters. It is a graph of its own, not inlined into a
     larger one, so that graph optimizations cannot treat the two sides apart.
     """
-    return self._parameters(side_latents, latent_size)
+    return self._parameters(side_latents, latent_size, exact=True)
 
   @coding_graph(input_signature=[TENSOR_SPEC])
   def _compress_side(self, side_latents):

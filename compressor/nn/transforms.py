@@ -5,13 +5,14 @@ import math
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor.nn import layers
+from compressor.nn import integer, layers
 
 __all__ = [
     "AnalysisTransform",
     "HYPER_DOWNSAMPLING",
     "HyperAnalysisTransform",
     "HyperSynthesisTransform",
+    "IntegerHyperSynthesisTransform",
     "SynthesisTransform",
 ]
 
@@ -153,3 +154,55 @@ class HyperSynthesisTransform(_ConfiguredSequential):
           output_channels if i == last else num_filters, (kernel, kernel), corr=False,
           strides_up=stride, padding="same_zeros", use_bias=True, name=f"conv_{i}",
           activation=None if i == last else "relu"))
+
+
+@tf.keras.utils.register_keras_serializable(package="compressor")
+class IntegerHyperSynthesisTransform(tf.keras.layers.Layer):
+  """The hyper-synthesis in integer arithmetic (compressor.nn.integer): exact on any machine.
+
+  The stages of HyperSynthesisTransform on fixed-point integers, with bounded
+  ReLUs between them. Its outputs are the latents' scale indexes themselves
+  (integers in [0, num_scales)), and with `predicts_means` their means (in
+  steps of 2^-MEAN_BITS), first, as [means, indexes] on the last axis.
+  `call(side, exact=True)` is what encoder and decoder compute; exact=False
+  is the straight-through version for training. The side information must be
+  integers (coded without a quantization offset).
+  """
+
+  MEAN_BITS = 6
+
+  def __init__(self, num_filters, latent_channels, num_scales, predicts_means=False,
+               initial_index=0.0, name="hyper_synthesis", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self._settings = dict(num_filters=num_filters, latent_channels=latent_channels,
+                          num_scales=num_scales, predicts_means=predicts_means,
+                          initial_index=initial_index)
+    hidden = dict(output_bits=integer.ACTIVATION_BITS, low=0.0,
+                  high=2.0 ** (integer.ACTIVATION_BITS + integer.ACTIVATION_RANGE_BITS) - 1)
+    stages = _HYPER_STAGES[::-1]
+    self.stages = [
+        integer.IntegerConv(num_filters, kernel, upsample=stride,
+                            input_bits=0 if i == 0 else integer.ACTIVATION_BITS,
+                            name=f"conv_{i}", **hidden)
+        for i, (kernel, stride) in enumerate(stages[:-1])]
+    kernel, stride = stages[-1]
+    last = dict(upsample=stride, input_bits=integer.ACTIVATION_BITS)
+    self.indexes = integer.IntegerConv(
+        latent_channels, kernel, output_bits=0, low=0.0, high=num_scales - 1.0,
+        bias_initializer=tf.keras.initializers.Constant(initial_index), name="indexes", **last)
+    self.means = integer.IntegerConv(
+        latent_channels, kernel, output_bits=self.MEAN_BITS, low=-2.0 ** 23, high=2.0 ** 23,
+        name="means", **last) if predicts_means else None
+
+  def call(self, side, exact=False):
+    x = side
+    for stage in self.stages:
+      x = stage(x, exact=exact)
+    indexes = self.indexes(x, exact=exact)
+    if self.means is None:
+      return indexes
+    # A power-of-two division: exact in float32 for integers below 2^24.
+    return tf.concat([self.means(x, exact=exact) / 2.0 ** self.MEAN_BITS, indexes], -1)
+
+  def get_config(self):
+    return dict(name=self.name, **self._settings)
