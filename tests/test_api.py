@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -12,6 +13,7 @@ from PIL import Image
 
 import compressor
 from compressor import api
+from compressor.cli import command_line
 from compressor.coding import container, store
 from compressor.coding.codec import compress_file
 from compressor.coding.zoo import bundled_models
@@ -237,3 +239,17 @@ def test_info_bad_files(rgb_file, tmp_path):
   assert result.stdout.startswith(f"{good}: 30x20 RGB")
   missing = tmp_path / "missing.cmpr"
   assert result.stderr.strip() == f"compressor info: error: {missing}: no such file"
+
+
+def test_info_into_a_closed_pipe_stops_quietly(rgb_file, tmp_path):
+  path = tmp_path / "a.cmpr"
+  path.write_bytes(rgb_file)
+  # As `compressor info *.cmpr | head -1`: the reader leaves after the first line.
+  process = subprocess.Popen(command_line("info", *[path] * 2000), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert process.stdout.readline().startswith(f"{path}: 30x20 RGB")
+  process.stdout.close()
+  stderr = process.stderr.read()
+  assert process.wait(timeout=120) == -signal.SIGPIPE
+  assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

@@ -2,6 +2,7 @@
 
 import importlib
 import os
+import signal
 import sys
 
 __all__ = ["command_line", "main"]
@@ -15,6 +16,10 @@ COMMANDS = {
     "evaluate": ("compressor.cli.evaluate", "rate-distortion against JPEG, WebP, AVIF, JPEG 2000"),
     "demo": ("compressor.cli.demo", "compress and decompress a bundled photo, print bpp and PSNR"),
 }
+
+
+# Commands that only print: stopped by a closed pipe, they leave nothing behind.
+_READ_ONLY = ("info", "models")
 
 
 def command_line(*args):
@@ -40,6 +45,10 @@ def main(argv=None):
     return 2
   # TensorFlow's C++ start-up chatter would bury the one-line results and errors.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  if command in _READ_ONLY and hasattr(signal, "SIGPIPE"):
+    # `compressor info *.cmpr | head` ends quietly, as other Unix tools do, rather than
+    # with a BrokenPipeError; these commands write no files that a stop could leave half-done.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
   module = importlib.import_module(COMMANDS[command][0])
   module.run([f"compressor {command}"] + argv[2:])
   return 0
