@@ -24,6 +24,13 @@ def check_output_path(path, overwrite, inputs=()):
     raise CompressorError(f"output directory {parent} does not exist")
 
 
+def _new_file_mode():
+  """0666 less the process's umask: the mode of a file that open() creates."""
+  umask = os.umask(0o022)  # The umask can only be read by setting it; restored at once.
+  os.umask(umask)
+  return 0o666 & ~umask
+
+
 def write_atomically(path, write, overwrite):
   """Calls write(file) on a temporary file next to `path`, then renames it.
 
@@ -35,6 +42,9 @@ def write_atomically(path, write, overwrite):
   fd, temp = tempfile.mkstemp(
       dir=os.path.dirname(path), prefix="." + os.path.basename(path) + ".", suffix=".tmp")
   try:
+    # mkstemp makes the file private (0600); the output gets the mode that open()
+    # would give a new file, as other tools' outputs do.
+    os.chmod(temp, _new_file_mode())
     with os.fdopen(fd, "wb") as f:
       write(f)
       f.flush()

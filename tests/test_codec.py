@@ -1,6 +1,7 @@
 """Files in, files out: compress_file / decompress_file with real bitstreams."""
 
 import os
+import stat
 import zlib
 
 import numpy as np
@@ -141,3 +142,19 @@ def test_alpha_bomb_is_bounded(trained_model, tmp_path):
   bomb = zlib.compress(bytes(10**7))
   with pytest.raises(BitstreamError, match="alpha plane has the wrong size"):
     decompress_bytes(container.pack(header, [payloads[0], bomb]), trained_model)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_mode_a_new_file_gets(trained_model, png, tmp_path, umask):
+  previous = os.umask(umask)
+  try:
+    compress_file(trained_model, png, str(tmp_path / "a.cmpr"))
+    decompress_file(trained_model, str(tmp_path / "a.cmpr"), str(tmp_path / "a.png"))
+    with open(tmp_path / "plain", "w"):
+      pass
+  finally:
+    os.umask(previous)
+  expected = stat.S_IMODE(os.stat(tmp_path / "plain").st_mode)
+  assert expected == 0o666 & ~umask
+  for name in ("a.cmpr", "a.png"):
+    assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == expected, name
