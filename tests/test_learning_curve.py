@@ -32,14 +32,16 @@ def test_a_point_holds_each_level_and_bd_figures_against_every_anchor():
     curve_point(half, [ANCHOR], levels[:3], machine_hours=1.5, date="2026-12-01")
 
 
-def test_points_are_kept_in_step_order_and_a_day_replaces_its_own(tmp_path):
+def test_points_are_kept_in_step_order_and_a_stretch_replaces_its_own(tmp_path):
   path = str(tmp_path / "curve.json")
-  def point(date, steps):
-    return curve_point(ANCHOR, [], [(1, 0.01, steps)] * 4, 1.0, date)
+  def point(date, steps, hours=1.0):
+    return curve_point(ANCHOR, [], [(1, 0.01, steps)] * 4, hours, date)
   add_point(path, point("2026-12-01", 9000))
   add_point(path, point("2026-11-24", 2600))
-  points = add_point(path, point("2026-12-01", 12000))
-  assert [(p["date"], p["total_steps"]) for p in points] == [
-      ("2026-11-24", 2600), ("2026-12-01", 12000)]
+  add_point(path, point("2026-12-01", 12000))
+  # The same stretch measured again replaces its point; another on the same day does not.
+  points = add_point(path, point("2026-12-01", 9000, hours=2.0))
+  assert [(p["date"], p["total_steps"], p["machine_hours"]) for p in points] == [
+      ("2026-11-24", 2600, 1.0), ("2026-12-01", 9000, 2.0), ("2026-12-01", 12000, 1.0)]
   with open(path) as f:
     assert json.load(f)["points"] == points

@@ -54,8 +54,13 @@ def read_points(path):
 
 
 def add_point(path, point):
-  """Appends a point to the JSON file at `path` (a point of the same date is replaced)."""
-  points = [p for p in read_points(path) if p["date"] != point["date"]] + [point]
+  """Appends a point to the JSON file at `path`, in order of total steps.
+
+  A point of the same total steps is the same stretch measured again, and is
+  replaced; two stretches on one date are two points.
+  """
+  points = [p for p in read_points(path) if p["total_steps"] != point["total_steps"]]
+  points.append(point)
   points.sort(key=lambda p: (p["total_steps"], p["date"]))
   write_text_atomically(path, json.dumps({"points": points}, indent=2) + "\n")
   return points
