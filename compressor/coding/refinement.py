@@ -125,11 +125,6 @@ def _sga_round(x, offset, tau, seed):
   return rounded if offset is None else rounded + offset
 
 
-def _round_st(x):
-  """Rounds with the identity's gradient."""
-  return x + tf.stop_gradient(tf.round(x) - x)
-
-
 def _bits(log_probs):
   return -tf.reduce_sum(log_probs) / math.log(2.0)
 
@@ -168,7 +163,7 @@ class _Refiner:
     parameters = parameters_fn(side, tf.shape(latents)[1:3])
     indexes, means = model._conditionals(parameters, training=True)
     # The coder uses the rounded, clipped index: its rate is what counts.
-    indexes = tf.clip_by_value(_round_st(indexes), 0.0, NUM_SCALES - 1.0)
+    indexes = tf.clip_by_value(tfc.round_st(indexes), 0.0, NUM_SCALES - 1.0)
     latents = round_fn(latents, means)
     prior = tfc.NoisyNormal(loc=0.0 if means is None else means, scale=scale_at(indexes))
     return _bits(prior.log_prob(latents)) + side_bits, latents, [side, latents]

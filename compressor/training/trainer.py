@@ -271,22 +271,20 @@ class _Trainer:
 
   def _validate(self):
     """Hard quantization on whole validation images: the rate the coder will see."""
-    bpps, mses = [], []
+    measured = []
     with self._averaged_weights():
       for path in self.validation_files:
         image = load_image_tensor(path).numpy()
-        _, bpp, mse = rate_distortion_loss(image, *self.model.hard_reconstruction(image),
-                                           self.config.lmbda)
-        bpps.append(float(bpp))
-        mses.append(float(mse))
-    bpp, mse = float(np.mean(bpps)), float(np.mean(mses))
+        measured.append([float(v) for v in rate_distortion_loss(
+            image, *self.model.hard_reconstruction(image), self.config.lmbda)])
+    loss, bpp, mse = np.mean(measured, axis=0)
     with self.validation_writer.as_default(step=int(self.step)):
       tf.summary.scalar("bpp", bpp)
       tf.summary.scalar("mse", mse)
       tf.summary.scalar("psnr", psnr(mse))
-      tf.summary.scalar("loss", bpp + self.config.lmbda * mse)
+      tf.summary.scalar("loss", loss)
     logging.info("validation at step %d on %d images: bpp %.4f  psnr %.2f dB",
-                 int(self.step), len(bpps), bpp, psnr(mse))
+                 int(self.step), len(measured), bpp, psnr(mse))
 
   def _save_checkpoint(self):
     self.manager.save(checkpoint_number=int(self.step))
