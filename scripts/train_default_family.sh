@@ -5,16 +5,23 @@
 # same command resumes. Then bundle the levels with `compressor models --add`
 # (docs/training.md, "Bundled models: the training campaign").
 #
-#   scripts/train_default_family.sh TRAIN_GLOB RUN_DIR INIT_FROM BASE_MINUTES LEVEL_MINUTES
+#   scripts/train_default_family.sh TRAIN_GLOB RUN_DIR INIT_FROM BASE_MINUTES LEVEL_MINUTES \
+#     [TRAIN_FLAG...]
 #   nice -n 10 scripts/train_default_family.sh '../shared/data/train/**/*' runs/family \
-#     bmshj2018-factorized-q3 70 12 > runs/family.log 2>&1 &
+#     bmshj2018-factorized-q3 70 12 --ema_decay=0.999 > runs/family.log 2>&1 &
+#
+# BASE_MINUTES 0 skips the base run: the levels start from the one already in RUN_DIR/base.
+# Any further arguments go to every run (e.g. --ema_decay).
 set -euo pipefail
 train_glob=$1 run_dir=$2 init_from=$3 base_minutes=$4 level_minutes=$5
+shift 5
 family=configs/families/bmshj2018-factorized
-compressor train --flagfile="$family/base.flags" --train_glob="$train_glob" \
-  --model_dir="$run_dir/base" --init_from="$init_from" --max_minutes="$base_minutes"
+if [ "$base_minutes" != 0 ]; then
+  compressor train --flagfile="$family/base.flags" --train_glob="$train_glob" \
+    --model_dir="$run_dir/base" --init_from="$init_from" --max_minutes="$base_minutes" "$@"
+fi
 for flagfile in "$family"/q*.flags; do
   level=$(basename "$flagfile" .flags)
   compressor train --flagfile="$flagfile" --train_glob="$train_glob" \
-    --model_dir="$run_dir/$level" --init_from="$run_dir/base" --max_minutes="$level_minutes"
+    --model_dir="$run_dir/$level" --init_from="$run_dir/base" --max_minutes="$level_minutes" "$@"
 done

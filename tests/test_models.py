@@ -15,6 +15,7 @@ from compressor.nn.base import pad_to_multiple
 from compressor.nn.config import NORMALIZATIONS, ModelConfig
 from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
+from compressor.nn.transforms import build_for_shape
 from conftest import TINY, photo, random_image
 
 SIZES = [(1, 1), (17, 33), (64, 64), (500, 333)]
@@ -84,6 +85,53 @@ def test_latent_shape_follows_config():
   latents = model.analysis(tf.zeros((1, 48, 80, 3)))
   assert latents.shape == (1, 3, 5, 5)
   assert model.synthesis(latents).shape == (1, 48, 80, 3)
+
+
+LOADING_CASES = [dataclasses.replace(TINY, normalization=n) for n in NORMALIZATIONS] + [
+    dataclasses.replace(TINY, kernel_sizes=(9, 5, 5), strides=(4, 2, 2)),
+    dataclasses.replace(TINY, architecture="hyperprior"),
+    dataclasses.replace(TINY, architecture="mean-scale-hyperprior"),
+    dataclasses.replace(TINY, architecture="hyperprior", hyper_synthesis="integer")]
+
+
+@pytest.mark.parametrize("config", LOADING_CASES[:-1],
+                         ids=lambda c: f"{c.architecture}-{c.normalization}")
+def test_transforms_built_for_a_shape_have_the_weights_of_a_forward_pass(config):
+  """What a call on a dummy input creates: the same variables, the same seeded values."""
+  model = create_model(config)
+  latent_shape = (1, 1, 1, config.latent_channels)
+  # Each float transform with the shape of its input for a 16x16 image.
+  parts = [(model.analysis, (1, 16, 16, 3)), (model.synthesis, latent_shape)]
+  if config.architecture != "factorized":
+    parts += [(model.hyper_analysis, latent_shape),
+              (model.hyper_synthesis, (1, 1, 1, config.side_filters))]
+  for part, shape in parts:
+    tf.keras.utils.set_random_seed(3)
+    built = type(part).from_config(part.get_config())
+    output_shape = build_for_shape(built, shape)
+    tf.keras.utils.set_random_seed(3)
+    called = type(part).from_config(part.get_config())
+    assert output_shape == called(tf.zeros(shape)).shape
+    assert [v.shape for v in built.variables] == [v.shape for v in called.variables]
+    for a, b in zip(built.variables, called.variables):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("config", LOADING_CASES,
+                         ids=lambda c: f"{c.architecture}-{c.normalization}-{c.hyper_synthesis}")
+def test_a_model_allocated_for_loading_computes_what_the_saved_one_does(config):
+  """initialize=False skips the initializers, not a weight: set, it is the same model."""
+  model = create_model(config)
+  loaded = create_model(config, initialize=False)
+  weights = model.named_weights()
+  assert {k: v.shape for k, v in loaded.named_weights().items()} == {
+      k: v.shape for k, v in weights.items()}
+  loaded.set_named_weights(weights)
+  images = tf.constant(random_image(48, 32, seed=5)[None], tf.float32)
+  expected, expected_bits = model(images, training=False)
+  actual, actual_bits = loaded(images, training=False)
+  np.testing.assert_array_equal(actual.numpy(), expected.numpy())
+  np.testing.assert_array_equal(actual_bits.numpy(), expected_bits.numpy())
 
 
 def test_decode_refuses_shapes_that_do_not_fit(untrained_model):

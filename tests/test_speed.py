@@ -96,4 +96,7 @@ def test_benchmark_script_writes_the_report(seeded_model_dir, tmp_path):
   assert max(report["tracing_counts"].values()) == 1 and not report["retraced"]
   cold = report["cold_start"]
   assert cold["image"] == "astronaut-64x48"
-  assert min(cold["import_seconds"], cold["compress_seconds"], cold["warm_encode_seconds"]) > 0
+  assert min(cold["import_seconds"], cold["compress_seconds"], cold["decompress_seconds"],
+             cold["warm_encode_seconds"], cold["warm_decode_seconds"]) > 0
+  # A command imports what the bare import does, and more.
+  assert min(cold["compress_seconds"], cold["decompress_seconds"]) > cold["import_seconds"]

@@ -126,7 +126,7 @@ def load_model(directory):
         "(files from different exports?)")
   # Here, not at the top: finding a model by its fingerprint needs no TensorFlow.
   from compressor.nn.registry import create_model
-  model = create_model(config)
+  model = create_model(config, initialize=False)
   # Weights stored in half precision compute in float32 like any other.
   model.set_named_weights({k: v.astype(np.float32) if v.dtype == np.float16 else v
                            for k, v in arrays.items() if not k.startswith(_TABLE_PREFIX)})

@@ -8,7 +8,7 @@ import tensorflow as tf
 from compressor.errors import ModelError
 from compressor.nn.config import ceil_div
 from compressor.nn.tiling import DEFAULT_TILE_SIZE, synthesize_in_bands, tiles_needed
-from compressor.nn.transforms import AnalysisTransform, SynthesisTransform
+from compressor.nn.transforms import AnalysisTransform, SynthesisTransform, build_for_shape
 
 __all__ = [
     "CodecModel",
@@ -78,17 +78,17 @@ class CodecModel(tf.keras.Model):
     self.fingerprint = None
     self.metadata = {}
 
-  def _create_weights(self):
-    """Builds the transforms on a dummy image, so that every weight exists; returns its latents.
+  def _create_weights(self, initialize=True):
+    """Creates every weight of the transforms; returns the latents' shape for a 1-latent image.
 
-    Only the transforms: the priors make their weights when constructed, and a
-    call of the entropy models would make the factorized prior search for its
-    quantization offset, eagerly, which was most of a model's load time.
+    Only the transforms: the priors make their weights when constructed. With
+    initialize=False the weights are only allocated, for saved ones to
+    overwrite (compressor.nn.transforms.build_for_shape).
     """
     factor = self.config.downsampling
-    latents = self.analysis(tf.zeros((1, factor, factor, 3)))
-    self.synthesis(latents)
-    return latents
+    latent_shape = build_for_shape(self.analysis, (1, factor, factor, 3), initialize)
+    build_for_shape(self.synthesis, latent_shape, initialize)
+    return latent_shape
 
   def _padded(self, image):
     """An HxWx3 uint8 image as a float batch of one, padded to the transform's multiple."""

@@ -28,12 +28,12 @@ class FactorizedPriorModel(CodecModel):
   differentiable rate. The latents are the one coded tensor.
   """
 
-  def __init__(self, config):
+  def __init__(self, config, initialize=True):
     super().__init__(config, name="factorized_prior")
     self.prior = tfc.NoisyDeepFactorized(batch_shape=(config.latent_channels,))
     self.training_entropy_model = tfc.ContinuousBatchedEntropyModel(
         self.prior, coding_rank=CODING_RANK, compression=False)
-    self._create_weights()
+    self._create_weights(initialize)
 
   def call(self, images, training=False):
     """Returns (reconstruction, bits per image) for a batch of [0, 255] images."""

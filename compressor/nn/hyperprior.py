@@ -31,6 +31,7 @@ from compressor.nn.transforms import (
   HyperAnalysisTransform,
   HyperSynthesisTransform,
   IntegerHyperSynthesisTransform,
+  build_for_shape,
 )
 
 __all__ = [
@@ -79,7 +80,7 @@ class ScaleHyperpriorModel(CodecModel):
   # The mean-scale model also predicts every latent's mean.
   _PREDICTS_MEANS = False
 
-  def __init__(self, config, name="scale_hyperprior"):
+  def __init__(self, config, initialize=True, name="scale_hyperprior"):
     super().__init__(config, name=name)
     # An integer hyper-synthesis computes the scale indexes (and means) exactly,
     # from side information that is coded as plain integers (no offset).
@@ -97,12 +98,17 @@ class ScaleHyperpriorModel(CodecModel):
         self.side_prior, coding_rank=CODING_RANK, compression=False,
         offset_heuristic=not self.integer)
     self.latent_entropy_model = _conditional_entropy_model(compression=False)
-    self._create_weights()
+    self._create_weights(initialize)
 
-  def _create_weights(self):
-    latents = super()._create_weights()
-    self.hyper_synthesis(self.hyper_analysis(self._hyper_input(latents)))
-    return latents
+  def _create_weights(self, initialize=True):
+    latent_shape = super()._create_weights(initialize)
+    side_shape = build_for_shape(self.hyper_analysis, latent_shape, initialize)
+    if self.integer:
+      # Cheap, and not a Sequential of the layers build_for_shape knows.
+      self.hyper_synthesis(tf.zeros(side_shape))
+    else:
+      build_for_shape(self.hyper_synthesis, side_shape, initialize)
+    return latent_shape
 
   def _hyper_input(self, latents):
     # Scales do not depend on the sign; means do.
@@ -304,5 +310,5 @@ class MeanScaleHyperpriorModel(ScaleHyperpriorModel):
 
   _PREDICTS_MEANS = True
 
-  def __init__(self, config):
-    super().__init__(config, name="mean_scale_hyperprior")
+  def __init__(self, config, initialize=True):
+    super().__init__(config, initialize, name="mean_scale_hyperprior")

@@ -17,8 +17,11 @@ MODEL_CLASSES = {
 }
 
 
-def create_model(config):
-  """Instantiates the registered model class named by config.architecture."""
+def create_model(config, initialize=True):
+  """Instantiates the registered model class named by config.architecture.
+
+  initialize=False only allocates the weights, for saved ones to overwrite.
+  """
   if not isinstance(config, ModelConfig):
     config = ModelConfig.from_dict(config)
   try:
@@ -27,4 +30,4 @@ def create_model(config):
     raise ModelError(
         f"unknown architecture {config.architecture!r}; "
         f"known: {', '.join(sorted(MODEL_CLASSES))}") from None
-  return model_class(config)
+  return model_class(config, initialize)

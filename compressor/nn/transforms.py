@@ -14,6 +14,7 @@ __all__ = [
     "HyperSynthesisTransform",
     "IntegerHyperSynthesisTransform",
     "SynthesisTransform",
+    "build_for_shape",
 ]
 
 # (kernel, stride) of the hyper-analysis stages of Ballé et al. (2018): a 3x3
@@ -80,6 +81,55 @@ class _ConfiguredSequential(tf.keras.Sequential):
   @classmethod
   def from_config(cls, config, custom_objects=None):
     return cls(**config)
+
+
+class _AllocatedRDFTParameter(tfc.RDFTParameter):
+  """A kernel's RDFT parameter with zero values, for saved weights to overwrite.
+
+  tfc.RDFTParameter computes the RDFT of an initial kernel, which is slow on a
+  CPU (60 ms for a 5x5x128x128 kernel) and wasted when weights are loaded
+  next. These are the same variables (same attributes, names and shapes).
+  """
+
+  def __init__(self, shape, dtype=tf.float32, name="kernel"):
+    tf.Module.__init__(self, name=name)  # Not RDFTParameter's: no initial kernel.
+    self._shape = tf.TensorShape(shape)
+    self._dtype = tf.as_dtype(dtype)
+    spatial = self._shape[:-2].as_list()
+    # The transposed kernel's shape, with the last spatial axis halved by rfft.
+    rdft_shape = self._shape[-2:].as_list() + spatial[:-1] + [spatial[-1] // 2 + 1]
+    self.real = tf.Variable(tf.zeros(rdft_shape, self._dtype), name=f"{name}_real")
+    self.imag = tf.Variable(tf.zeros(rdft_shape, self._dtype), name=f"{name}_imag")
+
+
+def build_for_shape(layer, input_shape, initialize=True):
+  """Creates the weights of a transform (or of one of its layers) for inputs of this shape.
+
+  What a call on a dummy input would create (the same variables, in the same
+  order, with the same seeded values; only their names lack the call's name
+  scopes, and checkpoints do not use names) without running anything;
+  returns the output shape. With initialize=False (weights
+  about to be loaded), RDFT kernels are allocated without their initial RDFT:
+  together most of a model's load time. Besides the convolutions, the layers
+  of the transforms keep the shape of their inputs.
+  """
+  input_shape = tf.TensorShape(input_shape)
+  if isinstance(layer, tf.keras.Sequential):
+    for sublayer in layer.layers:
+      input_shape = build_for_shape(sublayer, input_shape, initialize)
+    layer.built = True
+    return input_shape
+  if isinstance(layer, tfc.SignalConv2D):
+    if not initialize and layer.kernel_parameter == "rdft":
+      layer.kernel_parameter = _AllocatedRDFTParameter(
+          tuple(layer.kernel_support) + (input_shape[-1], layer.filters), layer.variable_dtype)
+    layer.build(input_shape)
+    output_shape = layer.compute_output_shape(input_shape)
+    if isinstance(layer.activation, tf.keras.layers.Layer):
+      build_for_shape(layer.activation, output_shape, initialize)
+    return output_shape
+  layer.build(input_shape)
+  return input_shape
 
 
 @tf.keras.utils.register_keras_serializable(package="compressor")

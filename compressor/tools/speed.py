@@ -146,20 +146,28 @@ def _time_codecs(model, pixels, repeats):
   return results
 
 
-def _wall_time(command, repeats):
-  """Median wall time of a command in fresh processes."""
-  return float(np.median([measure_command(command)[0] for _ in range(repeats)]))
-
-
 def _cold_start(model_dir, pixels, repeats):
-  """Seconds of `compressor compress` in a fresh process, and of its imports alone."""
+  """Median seconds of compress and decompress in fresh processes, and of the imports alone.
+
+  Interleaved, so that what else the machine does weighs on all three alike.
+  The imports are TensorFlow's and tensorflow-compression's, which any
+  command needs; the rest of a command's time is the codec's own.
+  """
+  times = {"import": [], "compress": [], "decompress": []}
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "image.png")
     Image.fromarray(pixels).save(path)
-    compress = _wall_time(command_line("compress", "--overwrite", "--model", model_dir, path),
-                         repeats)
-  imports = _wall_time([sys.executable, "-c", "import compressor.cli.compress"], repeats)
-  return compress, imports
+    commands = {
+        "import": [sys.executable, "-c", "import tensorflow, tensorflow_compression"],
+        "compress": command_line("compress", "--overwrite", "--model", model_dir, path,
+                                 path + ".cmpr"),
+        "decompress": command_line("decompress", "--overwrite", "--model", model_dir,
+                                   path + ".cmpr", path + ".decoded.png"),
+    }
+    for _ in range(repeats):
+      for name, command in commands.items():
+        times[name].append(measure_command(command)[0])
+  return {f"{name}_seconds": float(np.median(values)) for name, values in times.items()}
 
 
 def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
@@ -186,7 +194,7 @@ def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
                      measured_over_bound={k: measured[k] / bound[k] for k in flops}))
   counts = tracing_counts(model)
   logging.info("cold start: %d fresh processes", cold_repeats)
-  compress, imports = _cold_start(model_dir, images[0][1], cold_repeats)
+  cold = _cold_start(model_dir, images[0][1], cold_repeats)
   return dict(
       model=dict(name=model.model_name, fingerprint=model.fingerprint.hex(),
                  config=model.config.to_dict()),
@@ -197,9 +205,9 @@ def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
       images=rows,
       tracing_counts=counts,
       retraced=any(count > 1 for count in counts.values()),
-      cold_start=dict(image=images[0][0], repeats=cold_repeats, import_seconds=imports,
-                      compress_seconds=compress,
-                      warm_encode_seconds=rows[0]["codecs"]["compressor"]["encode_seconds"]))
+      cold_start=dict(image=images[0][0], repeats=cold_repeats, **cold,
+                      warm_encode_seconds=rows[0]["codecs"]["compressor"]["encode_seconds"],
+                      warm_decode_seconds=rows[0]["codecs"]["compressor"]["decode_seconds"]))
 
 
 def format_report(report):
@@ -224,13 +232,17 @@ def format_report(report):
                    f"| {row['bound_seconds'][step]:.3g} | {measured:.3g} "
                    f"| {row['measured_over_bound'][step]:.1f} |")
   cold = report["cold_start"]
+  imports = cold["import_seconds"]
   traced = ", ".join(f"{k} {v}" for k, v in report["tracing_counts"].items() if v)
   lines += ["", f"Cold start on {cold['image']} (median of {cold['repeats']} fresh processes):",
             "", "| | seconds |", "| --- | --- |",
-            f"| import (`import compressor.cli.compress`) | {cold['import_seconds']:.2f} |",
-            f"| `compressor compress`: import, model load, first trace, coding | "
-            f"{cold['compress_seconds']:.2f} |",
-            f"| warm encode | {cold['warm_encode_seconds']:.3g} |", "",
+            f"| `import tensorflow, tensorflow_compression` | {cold['import_seconds']:.2f} |",
+            f"| `compressor compress`: imports, model load, first trace, coding | "
+            f"{cold['compress_seconds']:.2f} (+{cold['compress_seconds'] - imports:.2f}) |",
+            f"| `compressor decompress`: the same, decoding and writing the PNG | "
+            f"{cold['decompress_seconds']:.2f} (+{cold['decompress_seconds'] - imports:.2f}) |",
+            f"| warm encode, decode | {cold['warm_encode_seconds']:.3g}, "
+            f"{cold['warm_decode_seconds']:.3g} |", "",
             f"Graphs traced: {traced}" + (" (RETRACED)" if report["retraced"] else
                                            " (once each, for every image size)")]
   return lines
