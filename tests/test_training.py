@@ -1,5 +1,6 @@
 """Training: the loss goes down, runs resume, interruptions and NaNs lose nothing."""
 
+import glob
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from compressor.coding.images import DecodedImage
 from compressor.coding.store import load_model
 from compressor.errors import TrainingError
 from compressor.evaluation.metrics import mse
+from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
 from compressor.training import trainer as training
 from compressor.training.averaging import WeightAverage
@@ -304,6 +306,42 @@ def test_weight_average_follows_its_closed_form():
   average.restart()
   assert int(average.updates) == 0
   np.testing.assert_array_equal(average.shadows[0].numpy(), own[0])
+
+
+def summaries(directory):
+  """{(step, tag): value} of the scalar summaries in a log directory."""
+  values = {}
+  for path in glob.glob(os.path.join(directory, "events*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        values[event.step, value.tag] = float(tf.make_ndarray(value.tensor))
+  return values
+
+
+def test_validation_measures_the_exported_weights_on_whole_images(photo_dir, tmp_path):
+  """Every validation_every steps and at the end: hard-quantized bpp, PSNR and loss."""
+  validation = tmp_path / "validation"
+  validation.mkdir()
+  images = [photo(name)[:80, :112] for name in ("chelsea", "rocket")]
+  for i, image in enumerate(images):
+    Image.fromarray(image).save(validation / f"{i}.png")
+  model_dir = str(tmp_path / "run")
+  # With an average, which validation measures as the export saves it.
+  train(model_dir, TINY, config(photo_dir, steps=4, ema_decay=0.5, validation_every=3,
+                                validation_glob=str(validation / "*.png")))
+  values = summaries(os.path.join(model_dir, "logs", "validation"))
+  assert sorted(values) == [(step, tag) for step in (3, 4)
+                            for tag in ("bpp", "loss", "mse", "psnr")]
+  exported = load_model(model_dir)
+  measured = [[float(v) for v in rate_distortion_loss(
+      image, *exported.hard_reconstruction(image), LAMBDA)] for image in images]
+  loss, bpp, mean_mse = np.mean(measured, axis=0)
+  assert values[4, "bpp"] == pytest.approx(bpp, rel=1e-4)
+  assert values[4, "mse"] == pytest.approx(mean_mse, rel=1e-4)
+  assert values[4, "loss"] == pytest.approx(loss, rel=1e-4)
+  assert values[4, "psnr"] == pytest.approx(10 * np.log10(255 ** 2 / mean_mse), rel=1e-4)
+  # Step 3's weights were others: the summaries are not one number written twice.
+  assert values[3, "loss"] != values[4, "loss"]
 
 
 def test_ema_export_saves_the_average_and_resumes_it(photo_dir, tmp_path):
