@@ -1,5 +1,6 @@
 """Training: the loss goes down, runs resume, interruptions and NaNs lose nothing."""
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -121,8 +122,16 @@ def test_resume_with_another_architecture_is_refused(photo_dir, tmp_path):
   train(model_dir, TINY, config(photo_dir, steps=0))
   assert resolve_model_config(model_dir, {}) == TINY
   assert resolve_model_config(model_dir, {"num_filters": 16}) == TINY
-  with pytest.raises(TrainingError, match=r"num_filters=32 \(saved: 16\)"):
+  with pytest.raises(TrainingError, match=r"--num_filters=32 \(saved: 16\)"):
     resolve_model_config(model_dir, {"num_filters": 32})
+  with pytest.raises(TrainingError, match=r"--kernel_sizes=3,3,3,3 \(saved: 5,5,5,5\)"):
+    resolve_model_config(model_dir, {"kernel_sizes": [3, 3, 3, 3]})
+  hyperprior_dir = str(tmp_path / "hyperprior")
+  train(hyperprior_dir, dataclasses.replace(TINY, architecture="hyperprior"),
+        config(photo_dir, steps=0))
+  # The flag's "float" is the config's None.
+  with pytest.raises(TrainingError, match=r"--hyper_synthesis=integer \(saved: float\)"):
+    resolve_model_config(hyperprior_dir, {"hyper_synthesis": "integer"})
 
 
 def test_small_and_unreadable_images_in_the_pipeline(tmp_path):

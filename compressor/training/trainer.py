@@ -131,6 +131,15 @@ def _saved_model_config(model_dir, init_from):
   return exported, ModelConfig.from_dict(read_description(exported)["config"])
 
 
+def _flag_value(name, value):
+  """A config value as its `compressor train` flag spells it."""
+  if name == "hyper_synthesis" and value is None:
+    return "float"
+  if isinstance(value, (list, tuple)):
+    return ",".join(map(str, value))
+  return str(value)
+
+
 def resolve_model_config(model_dir, overrides, init_from=None):
   """The saved config of a run being resumed (or of `init_from`), else defaults plus `overrides`.
 
@@ -140,7 +149,7 @@ def resolve_model_config(model_dir, overrides, init_from=None):
   model_dir, saved = _saved_model_config(model_dir, init_from)
   if saved is None:
     return ModelConfig.from_dict({**ModelConfig().to_dict(), **overrides})
-  conflicts = [f"{k}={v!r} (saved: {getattr(saved, k)!r})"
+  conflicts = [f"--{k}={_flag_value(k, v)} (saved: {_flag_value(k, getattr(saved, k))})"
                for k, v in overrides.items()
                if ModelConfig.from_dict({**saved.to_dict(), k: v}) != saved]
   if conflicts:
