@@ -134,6 +134,20 @@ def test_a_model_allocated_for_loading_computes_what_the_saved_one_does(config):
   np.testing.assert_array_equal(actual_bits.numpy(), expected_bits.numpy())
 
 
+def test_kernels_computed_once_code_what_the_layers_compute(trained_model):
+  """A loaded model's kernels, computed once, give the bytes and pixels of tfc's own."""
+  from compressor.nn.transforms import LoadedRDFTParameter
+  assert sum(isinstance(m, LoadedRDFTParameter) for m in trained_model.submodules) == 8
+  computing = create_model(trained_model.config)  # kernels from the RDFT in every call
+  computing.set_named_weights(trained_model.named_weights())
+  computing.set_coding_tables(trained_model.coding_tables())
+  image = photo("coffee")[:200, :296]
+  strings, shapes = trained_model.encode(image)
+  assert computing.encode(image) == (strings, shapes)
+  np.testing.assert_array_equal(trained_model.decode(strings, shapes, 200, 296),
+                                computing.decode(strings, shapes, 200, 296))
+
+
 def test_decode_refuses_shapes_that_do_not_fit(untrained_model):
   with pytest.raises(ModelError, match="do not fit"):
     untrained_model.decode([b""], [(1, 1, 3)], 16, 16)

@@ -8,7 +8,12 @@ import tensorflow as tf
 from compressor.errors import ModelError
 from compressor.nn.config import ceil_div
 from compressor.nn.tiling import DEFAULT_TILE_SIZE, synthesize_in_bands, tiles_needed
-from compressor.nn.transforms import AnalysisTransform, SynthesisTransform, build_for_shape
+from compressor.nn.transforms import (
+  AnalysisTransform,
+  LoadedRDFTParameter,
+  SynthesisTransform,
+  build_for_shape,
+)
 
 __all__ = [
     "CodecModel",
@@ -213,3 +218,7 @@ class CodecModel(tf.keras.Model):
     for name, part in self._parts():
       for i, variable in enumerate(part.variables):
         variable.assign(arrays[f"{name}/{i:03d}"])
+    # A model allocated for loading computes its kernels once, from these weights.
+    for module in self.submodules:
+      if isinstance(module, LoadedRDFTParameter):
+        module.load_kernel()

@@ -13,6 +13,7 @@ __all__ = [
     "HyperAnalysisTransform",
     "HyperSynthesisTransform",
     "IntegerHyperSynthesisTransform",
+    "LoadedRDFTParameter",
     "SynthesisTransform",
     "build_for_shape",
 ]
@@ -83,12 +84,16 @@ class _ConfiguredSequential(tf.keras.Sequential):
     return cls(**config)
 
 
-class _AllocatedRDFTParameter(tfc.RDFTParameter):
-  """A kernel's RDFT parameter with zero values, for saved weights to overwrite.
+class LoadedRDFTParameter(tfc.RDFTParameter):
+  """A kernel's RDFT parameter for saved weights, which computes the kernel once per load.
 
-  tfc.RDFTParameter computes the RDFT of an initial kernel, which is slow on a
-  CPU (60 ms for a 5x5x128x128 kernel) and wasted when weights are loaded
-  next. These are the same variables (same attributes, names and shapes).
+  tfc.RDFTParameter computes the RDFT of an initial kernel, slow on a CPU (60
+  ms for a 5x5x128x128 kernel here) and wasted when weights are loaded next;
+  and every call of the layer computes the kernel by an inverse RDFT again,
+  in every coding graph. These are the same variables (same attributes,
+  shapes and order), zero until loaded; `load_kernel` computes the kernel
+  with tfc's own inverse, once, and calls return it (a constant: weights
+  change only by loading, never by training).
   """
 
   def __init__(self, shape, dtype=tf.float32, name="kernel"):
@@ -100,6 +105,21 @@ class _AllocatedRDFTParameter(tfc.RDFTParameter):
     rdft_shape = self._shape[-2:].as_list() + spatial[:-1] + [spatial[-1] // 2 + 1]
     self.real = tf.Variable(tf.zeros(rdft_shape, self._dtype), name=f"{name}_real")
     self.imag = tf.Variable(tf.zeros(rdft_shape, self._dtype), name=f"{name}_imag")
+    self._kernel = None  # A tensor, not a variable: not one of the module's weights.
+
+  def load_kernel(self):
+    """Computes the kernel from the variables' present values, for every later call.
+
+    Graphs traced before hold the kernel they were traced with, as they hold a
+    model's coding tables: a model is loaded once.
+    """
+    self._kernel = super().__call__()
+
+  def __call__(self, compute_dtype=None):
+    if self._kernel is None or (compute_dtype is not None
+                                and tf.as_dtype(compute_dtype) != self._kernel.dtype):
+      return super().__call__(compute_dtype)
+    return self._kernel
 
 
 def build_for_shape(layer, input_shape, initialize=True):
@@ -121,7 +141,7 @@ def build_for_shape(layer, input_shape, initialize=True):
     return input_shape
   if isinstance(layer, tfc.SignalConv2D):
     if not initialize and layer.kernel_parameter == "rdft":
-      layer.kernel_parameter = _AllocatedRDFTParameter(
+      layer.kernel_parameter = LoadedRDFTParameter(
           tuple(layer.kernel_support) + (input_shape[-1], layer.filters), layer.variable_dtype)
     layer.build(input_shape)
     output_shape = layer.compute_output_shape(input_shape)
