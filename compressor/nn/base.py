@@ -221,4 +221,4 @@ class CodecModel(tf.keras.Model):
     # A model allocated for loading computes its kernels once, from these weights.
     for module in self.submodules:
       if isinstance(module, LoadedRDFTParameter):
-        module.load_kernel()
+        module.reload()

@@ -91,9 +91,11 @@ class LoadedRDFTParameter(tfc.RDFTParameter):
   ms for a 5x5x128x128 kernel here) and wasted when weights are loaded next;
   and every call of the layer computes the kernel by an inverse RDFT again,
   in every coding graph. These are the same variables (same attributes,
-  shapes and order), zero until loaded; `load_kernel` computes the kernel
-  with tfc's own inverse, once, and calls return it (a constant: weights
-  change only by loading, never by training).
+  shapes and order), zero until loaded; after `reload`, the first call
+  computes the kernel with tfc's own inverse, once, and every call returns it
+  (a constant: weights change only by loading, never by training). Computed
+  at first use, a command computes only the kernels it runs: an encoder those
+  of the analysis, a decoder those of the synthesis.
   """
 
   def __init__(self, shape, dtype=tf.float32, name="kernel"):
@@ -105,20 +107,24 @@ class LoadedRDFTParameter(tfc.RDFTParameter):
     rdft_shape = self._shape[-2:].as_list() + spatial[:-1] + [spatial[-1] // 2 + 1]
     self.real = tf.Variable(tf.zeros(rdft_shape, self._dtype), name=f"{name}_real")
     self.imag = tf.Variable(tf.zeros(rdft_shape, self._dtype), name=f"{name}_imag")
+    self._loaded = False
     self._kernel = None  # A tensor, not a variable: not one of the module's weights.
 
-  def load_kernel(self):
-    """Computes the kernel from the variables' present values, for every later call.
+  def reload(self):
+    """The variables were set: the next call computes the kernel from them.
 
     Graphs traced before hold the kernel they were traced with, as they hold a
     model's coding tables: a model is loaded once.
     """
-    self._kernel = super().__call__()
+    self._loaded, self._kernel = True, None
 
   def __call__(self, compute_dtype=None):
-    if self._kernel is None or (compute_dtype is not None
-                                and tf.as_dtype(compute_dtype) != self._kernel.dtype):
+    if not self._loaded or (compute_dtype is not None
+                            and tf.as_dtype(compute_dtype) != self._dtype):
       return super().__call__(compute_dtype)
+    if self._kernel is None:
+      with tf.init_scope():  # Eagerly, also when a graph is being traced.
+        self._kernel = super().__call__()
     return self._kernel
 
 
