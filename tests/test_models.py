@@ -132,6 +132,11 @@ def test_a_model_allocated_for_loading_computes_what_the_saved_one_does(config):
   actual, actual_bits = loaded(images, training=False)
   np.testing.assert_array_equal(actual.numpy(), expected.numpy())
   np.testing.assert_array_equal(actual_bits.numpy(), expected_bits.numpy())
+  # Loaded again after its kernels were computed, it computes what the new weights do.
+  other = create_model(config)
+  loaded.set_named_weights(other.named_weights())
+  np.testing.assert_array_equal(loaded(images, training=False)[0].numpy(),
+                                other(images, training=False)[0].numpy())
 
 
 def test_kernels_computed_once_code_what_the_layers_compute(trained_model):

@@ -98,5 +98,3 @@ def test_benchmark_script_writes_the_report(seeded_model_dir, tmp_path):
   assert cold["image"] == "astronaut-64x48"
   assert min(cold["import_seconds"], cold["compress_seconds"], cold["decompress_seconds"],
              cold["warm_encode_seconds"], cold["warm_decode_seconds"]) > 0
-  # A command imports what the bare import does, and more.
-  assert min(cold["compress_seconds"], cold["decompress_seconds"]) > cold["import_seconds"]

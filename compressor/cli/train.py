@@ -5,7 +5,7 @@ import signal
 from absl import app, flags, logging
 
 from compressor.cli.common import no_positional, user_errors
-from compressor.nn.config import NORMALIZATIONS, ModelConfig
+from compressor.nn.config import HYPER_SYNTHESIS_NAMES, NORMALIZATIONS, ModelConfig
 from compressor.nn.registry import MODEL_CLASSES
 from compressor.training.trainer import (
   PRECISIONS,
@@ -34,7 +34,8 @@ flags.DEFINE_enum("normalization", _DEFAULTS.normalization, list(NORMALIZATIONS)
 flags.DEFINE_integer("hyper_filters", _DEFAULTS.hyper_filters,
                      "Filters of the hyperprior transforms (default: --num_filters; "
                      "the factorized architecture has none).")
-flags.DEFINE_enum("hyper_synthesis", "float", ["float", "integer"],
+flags.DEFINE_enum("hyper_synthesis", HYPER_SYNTHESIS_NAMES[None],
+                  list(HYPER_SYNTHESIS_NAMES.values()),
                   "Arithmetic of the hyperprior models' hyper-synthesis: integer makes the "
                   "scale indexes the same on every machine, so files decode anywhere.")
 flags.DEFINE_float("lambda", 0.01,
@@ -85,8 +86,8 @@ def _explicit_model_flags():
           value = [int(v) for v in value]
         except ValueError:
           raise app.UsageError(f"--{name} takes integers, got {','.join(value)}") from None
-      if name == "hyper_synthesis" and value == "float":
-        value = None  # the config's spelling, which keeps older fingerprints
+      if name == "hyper_synthesis":
+        value = {v: k for k, v in HYPER_SYNTHESIS_NAMES.items()}[value]
       overrides[name] = value
   return overrides
 

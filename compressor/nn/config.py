@@ -5,13 +5,17 @@ import json
 
 from compressor.errors import ModelError
 
-__all__ = ["HYPER_SYNTHESES", "ModelConfig", "NORMALIZATIONS", "ceil_div"]
+__all__ = ["HYPER_SYNTHESES", "HYPER_SYNTHESIS_NAMES", "ModelConfig", "NORMALIZATIONS",
+           "ceil_div"]
 
 # What follows each convolution but the last; compressor.nn.transforms says what
 # each one builds. "gdn" is the simplified GDN that models saved so far use.
 NORMALIZATIONS = ("gdn", "gdn-sqrt", "group", "instance", "layer", "relu")
 # Kinds of hyper-synthesis: None is floating point, as every model saved before.
 HYPER_SYNTHESES = (None, "integer")
+# How users name them (`compressor train --hyper_synthesis`): None stays the config's
+# spelling of floating point, which keeps the fingerprints of older models.
+HYPER_SYNTHESIS_NAMES = {None: "float", "integer": "integer"}
 
 
 def ceil_div(a, b):

@@ -119,13 +119,12 @@ class LoadedRDFTParameter(tfc.RDFTParameter):
     self._loaded, self._kernel = True, None
 
   def __call__(self, compute_dtype=None):
-    if not self._loaded or (compute_dtype is not None
-                            and tf.as_dtype(compute_dtype) != self._dtype):
-      return super().__call__(compute_dtype)
+    if not self._loaded:
+      return super().__call__(compute_dtype)  # The zero kernel of unset variables.
     if self._kernel is None:
       with tf.init_scope():  # Eagerly, also when a graph is being traced.
         self._kernel = super().__call__()
-    return self._kernel
+    return self._kernel if compute_dtype is None else tf.cast(self._kernel, compute_dtype)
 
 
 def build_for_shape(layer, input_shape, initialize=True):

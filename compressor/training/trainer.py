@@ -17,7 +17,7 @@ from compressor.coding.store import load_model, read_description, save_model
 from compressor.errors import ModelError, TrainingError
 from compressor.evaluation.metrics import psnr_from_mse as psnr
 from compressor.fileio import write_atomically
-from compressor.nn.config import ModelConfig
+from compressor.nn.config import HYPER_SYNTHESIS_NAMES, ModelConfig
 from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
 from compressor.progress import Pace, format_duration
@@ -133,8 +133,8 @@ def _saved_model_config(model_dir, init_from):
 
 def _flag_value(name, value):
   """A config value as its `compressor train` flag spells it."""
-  if name == "hyper_synthesis" and value is None:
-    return "float"
+  if name == "hyper_synthesis":
+    return HYPER_SYNTHESIS_NAMES[value]
   if isinstance(value, (list, tuple)):
     return ",".join(map(str, value))
   return str(value)
