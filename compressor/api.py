@@ -97,11 +97,14 @@ def read_header(data: Union[bytes, bytearray, memoryview]) -> Header:
   names = ["side information", "latents"][-len(header.coded_shapes):]
   if len(header.coded_shapes) > 2:
     names = [f"tensor {i}" for i in range(len(header.coded_shapes))]
-  names += ["alpha"] * header.has_alpha
+  coded, alpha = header.split_payloads(payloads)
+  sizes = [sum(len(band) for band in bands) for bands in coded]
+  if alpha is not None:
+    names.append("alpha")
+    sizes.append(len(alpha))
   return Header(width=header.width, height=header.height, layout=header.layout,
                 model_name=header.model_name, fingerprint=header.fingerprint.hex(),
-                file_size=len(data),
-                payload_sizes=tuple(zip(names, (len(p) for p in payloads))))
+                file_size=len(data), payload_sizes=tuple(zip(names, sizes)))
 
 
 def find_model_dir(fingerprint: Union[str, bytes], model_path: Sequence[str] = ()) -> Optional[str]:

@@ -170,7 +170,7 @@ def test_escape_streams_decode_exactly(seeded_model_dir):
     payload = escape_stream(coder, shape, np.random.default_rng(magnitude), magnitude)
     symbols = np.random.default_rng(magnitude).integers(
         -magnitude, magnitude, (1,) + tuple(shape), dtype=np.int32)
-    latents = model._range_decode([payload], [shape])  # pylint: disable=protected-access
+    latents = model._range_decode([[payload]], [shape])  # pylint: disable=protected-access
     expected = symbols + coder.cdf_offset.numpy()
     offset = coder.quantization_offset
     if offset is not None:
@@ -183,6 +183,6 @@ def test_valid_file_is_unchanged(model):
   pixels = np.ascontiguousarray(photo("astronaut")[:96, :80])
   data = compress_image(model, DecodedImage(pixels, "RGB"))
   np.testing.assert_array_equal(decompress_bytes(data, model).pixels, model.reconstruct(pixels))
-  # In tiles of two latents, the factorized model decodes its payload band by band.
+  # In tiles, the factorized model decodes and synthesizes its latents band by band.
   np.testing.assert_array_equal(decompress_bytes(data, model, tile_size=32).pixels,
                                 model.reconstruct(pixels))

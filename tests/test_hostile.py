@@ -83,7 +83,7 @@ DECODER = [
      lambda e: bitstream(e, set_field(23, ">II", 20000, 20000)), {}),
     # The lengths follow the fixed header, the name "tiny" and one coded shape.
     ("payload length beyond the end of the file",
-     lambda e: bitstream(e, set_field(33 + 4 + 10, ">I", 2**31)), {}),
+     lambda e: bitstream(e, set_field(34 + 4 + 10, ">I", 2**31)), {}),
     ("one bit flipped in the payload (bad CRC)",
      lambda e: bitstream(e, lambda d: d.__setitem__(60, d[60] ^ 4)), {}),
     ("one bit flipped in the header", lambda e: bitstream(
@@ -223,7 +223,7 @@ def test_every_decoder_fault_is_a_clean_error(rows):
     ("truncated file (half of it)", "truncated"),
     ("a PNG, not a bitstream", "wrong magic"),
     ("wrong magic number", "wrong magic"),
-    ("unknown future format version", "unsupported format version 3"),
+    ("unknown future format version", "unsupported format version 4"),
     ("header claiming 10^6 x 10^6 pixels", "header claims an image of 1000000x1000000"),
     ("header claiming 20000 x 20000 pixels (valid, over the memory limit)",
      "over the limit of 268435456"),

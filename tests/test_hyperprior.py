@@ -128,7 +128,7 @@ def seeded(request, tmp_path_factory, photo_dir):
 
 def payload_and_estimate(model, image):
   strings, _ = model.encode(image)
-  return 8 * sum(map(len, strings)), model.estimate_bits(image)
+  return 8 * sum(len(band) for bands in strings for band in bands), model.estimate_bits(image)
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee"])

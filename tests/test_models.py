@@ -53,8 +53,8 @@ def test_trained_model_decode_reproduces_forward_pass(trained_model, height, wid
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
 def test_payload_bits_within_one_percent_of_estimate(trained_model, name):
   image = photo(name)
-  (string,), _ = trained_model.encode(image)
-  actual, estimate = 8 * len(string), trained_model.estimate_bits(image)
+  (bands,), _ = trained_model.encode(image)
+  actual, estimate = 8 * sum(map(len, bands)), trained_model.estimate_bits(image)
   print(f"{name}: payload {actual} bits, model estimate {estimate:.0f} bits, "
         f"ratio {actual / estimate:.5f}")
   assert abs(actual / estimate - 1) < 0.01
@@ -155,9 +155,11 @@ def test_kernels_computed_once_code_what_the_layers_compute(trained_model):
 
 def test_decode_refuses_shapes_that_do_not_fit(untrained_model):
   with pytest.raises(ModelError, match="do not fit"):
-    untrained_model.decode([b""], [(1, 1, 3)], 16, 16)
-  with pytest.raises(ModelError, match="2 payloads"):
-    untrained_model.decode([b"", b""], [(1, 1, 16)], 16, 16)
+    untrained_model.decode([[b""]], [(1, 1, 3)], 16, 16)
+  with pytest.raises(ModelError, match="2 coded tensors"):
+    untrained_model.decode([[b""], [b""]], [(1, 1, 16)], 16, 16)
+  with pytest.raises(ModelError, match="2 payloads cannot code the 1 rows"):
+    untrained_model.decode([[b"", b""]], [(1, 1, 16)], 16, 16)
 
 
 def test_coding_needs_tables():

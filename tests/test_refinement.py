@@ -45,7 +45,8 @@ def hyperprior_model(request, tmp_path_factory, photo_dir):
 def previous_compress_image(model, image, tile_size):
   """compress_image as it was before effort existed."""
   rgb, alpha = split_alpha(image)
-  payloads, coded_shapes = model.encode(rgb, tile_size=tile_size)
+  coded, coded_shapes = model.encode(rgb, tile_size=tile_size)
+  payloads = [band for bands in coded for band in bands]
   if alpha is not None:
     payloads.append(zlib.compress(alpha.tobytes(), 9))
   header = container.Header(

@@ -89,6 +89,20 @@ def test_tiled_synthesis_equals_the_whole_synthesis(model, tile_size):
                              rtol=0, atol=1e-4 * np.abs(whole).max())
 
 
+def test_synthesis_tiles_have_half_the_side_of_the_analysis_tiles(model):
+  """The synthesis holds about twice the memory a pixel (compressor.nn.tiling)."""
+  latents = model.analysis(model._padded(IMAGE) / 255.0).numpy()[0]
+  shapes = []
+  def tile(tile_latents):
+    shapes.append(tile_latents.shape[1:3])
+    return np.zeros((tile_latents.shape[1] * 16, tile_latents.shape[2] * 16, 3), np.uint8)
+  list(tiling.synthesize_in_bands(tile, [latents], model.config, *IMAGE.shape[:2], 64))
+  _, halo = context(model.config)
+  rows, cols = latents.shape[:2]  # 13 x 19: tiles of 2 latents, plus their context
+  assert len(shapes) == -(-rows // 2) * -(-cols // 2)
+  assert max(shapes) == (2 + 2 * halo, 2 + 2 * halo)
+
+
 def test_too_little_context_is_caught(model, monkeypatch):
   # The equalities above hold because of the context: without it, tiles
   # disagree with the whole image at their borders.

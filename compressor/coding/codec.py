@@ -59,7 +59,8 @@ def compress_image(model, image, tile_size=DEFAULT_TILE_SIZE, effort=0):
   images coded in tiles are not refined.
   """
   rgb, alpha = split_alpha(image)
-  payloads, coded_shapes = refinement.encode(model, rgb, effort, tile_size)
+  coded, coded_shapes = refinement.encode(model, rgb, effort, tile_size)
+  payloads = [band for bands in coded for band in bands]
   if alpha is not None:
     payloads.append(zlib.compress(alpha.tobytes(), 9))
   header = container.Header(
@@ -156,14 +157,14 @@ def _decoded_bands(header, model, payloads, tile_size):
 
   The last step checks that the payloads were whole (BitstreamError if not).
   """
-  coded = len(header.coded_shapes)
+  coded, alpha_payload = header.split_payloads(payloads)
   alpha = None
-  if header.has_alpha:
-    alpha = _alpha_rows(payloads[coded], header)
+  if alpha_payload is not None:
+    alpha = _alpha_rows(alpha_payload, header)
     next(alpha)
   # A corrupt payload is a BitstreamError from the model; any other exception
   # is a bug, and propagates so that tests and the fuzzer see it.
-  for rgb in model.decode_bands(payloads[:coded], header.coded_shapes, header.height,
+  for rgb in model.decode_bands(coded, header.coded_shapes, header.height,
                                 header.width, tile_size=tile_size):
     yield merge_alpha_rows(rgb, None if alpha is None else alpha.send(len(rgb)), header.layout)
   if alpha is not None:

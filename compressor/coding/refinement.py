@@ -21,7 +21,6 @@ import math
 import time
 import weakref
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 from absl import logging
@@ -263,12 +262,4 @@ def encode(model, rgb, effort=0, tile_size=DEFAULT_TILE_SIZE):
   height, width = rgb.shape[:2]
   if effort == 0 or lowered_effort_note(model, height, width, tile_size, effort):
     return model.encode(rgb, tile_size=tile_size)
-  refined = refine(model, rgb, effort)
-  if isinstance(model, ScaleHyperpriorModel):
-    strings, shapes = model._code(refined.coded[1], refined.coded[0])
-  else:
-    latents = refined.coded[0]
-    strings = [model.coders["latents"].compress(latents)[0]]
-    shapes = [tf.shape(latents)[1:]]
-  return ([bytes(string.numpy()) for string in strings],
-          [tuple(int(d) for d in np.asarray(shape)) for shape in shapes])
+  return model.encode_tensors(refine(model, rgb, effort).coded)

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from compressor.errors import ModelError
+from compressor.nn.bands import payload_bounds
 from compressor.nn.config import ceil_div
 from compressor.nn.tiling import DEFAULT_TILE_SIZE, synthesize_in_bands, tiles_needed
 from compressor.nn.transforms import (
@@ -52,6 +53,15 @@ def _to_pixels(reconstruction):
   return tf.cast(tf.round(tf.clip_by_value(reconstruction * 255.0, 0.0, 255.0)), tf.uint8)
 
 
+def _payload_bytes(strings):
+  """Each coded tensor's band strings (scalar string tensors) as bytes."""
+  return [[bytes(band.numpy()) for band in bands] for bands in strings]
+
+
+def _int_shapes(shapes):
+  return [tuple(int(d) for d in np.asarray(shape)) for shape in shapes]
+
+
 def _cropped(pixels, height, width):
   """The image's own pixels of a padded reconstruction, as a contiguous array."""
   return np.ascontiguousarray(pixels.numpy()[:height, :width])
@@ -62,8 +72,10 @@ class CodecModel(tf.keras.Model):
 
   Subclasses add entropy models and define `call` (for training: noisy latents
   and a differentiable rate), `coded_shapes`, the coding-table methods,
-  `_parts`, and the graphs behind `_range_encode`, `_range_decode` and
-  `_hard_latents`. Coding uses only tables built once from the learned priors
+  `_parts`, and the graphs behind `_range_encode` (and `_range_encode_tiled`),
+  `_code_tensors`, `_range_decode`, `_decoded_latent_bands` and `_hard_latents`.
+  Each coded tensor is range-coded in bands of rows (compressor.nn.bands).
+  Coding uses only tables built once from the learned priors
   (`build_coding_tables`, at export) or loaded with the weights
   (`set_coding_tables`), so encoder and decoder share exactly those tables.
   """
@@ -129,50 +141,65 @@ class CodecModel(tf.keras.Model):
     return _to_pixels(self.synthesis(latents)[0])
 
   def encode(self, image, tile_size=DEFAULT_TILE_SIZE):
-    """Range-codes an HxWx3 uint8 image; returns (payloads, shapes), one per coded tensor.
+    """Range-codes an HxWx3 uint8 image; returns (payloads, shapes), one of each per coded tensor.
 
-    The order is the decoding order: side information before the latents it
-    describes. An image larger than `tile_size` (None: never) is analyzed in
-    tiles, which gives the same latents up to float rounding.
+    Each tensor's payloads are a list of bytes, one per band of its rows
+    (compressor.nn.bands). The order is the decoding order: side information
+    before the latents it describes. An image larger than `tile_size` (None:
+    never) is analyzed in tiles, which gives the same latents up to float rounding.
     """
     height, width = image.shape[:2]
     if tiles_needed(self.config, height, width, tile_size):
       strings, shapes = self._range_encode_tiled(image, tile_size)
     else:
       strings, shapes = self._range_encode(image)
-    return ([bytes(string.numpy()) for string in strings],
-            [tuple(int(d) for d in shape) for shape in shapes])
+    return _payload_bytes(strings), _int_shapes(shapes)
 
-  def decode(self, strings, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
+  def encode_tensors(self, coded):
+    """As `encode`, for the tensors to code given (as refinement makes them), in payload order."""
+    strings, shapes = self._coded([tf.convert_to_tensor(tensor) for tensor in coded])
+    return _payload_bytes(strings), _int_shapes(shapes)
+
+  def _coded(self, coded):
+    """(band strings, shape) of each of the tensors to code, given in payload order."""
+    return self._code_tensors(coded), [tf.shape(tensor)[1:] for tensor in coded]
+
+  def decode(self, payloads, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
     """Decodes the payloads and shapes from `encode` to an HxWx3 uint8 image.
 
     An image larger than `tile_size` (None: never) is synthesized in tiles.
     """
     pixels = np.empty((height, width, 3), np.uint8)
     top = 0
-    for band in self.decode_bands(strings, shapes, height, width, tile_size):
+    for band in self.decode_bands(payloads, shapes, height, width, tile_size):
       pixels[top:top + len(band)] = band
       top += len(band)
     return pixels
 
-  def decode_bands(self, strings, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
+  def decode_bands(self, payloads, shapes, height, width, tile_size=DEFAULT_TILE_SIZE):
     """As `decode`, but yields the image as bands of rows, top to bottom.
 
-    Tiled, memory stays one band of tiles whatever the image; otherwise the
-    whole image is one band. The payload is known whole only when the
-    iterator is exhausted: the last step raises BitstreamError if it was not,
-    after the last band, so a consumer must not commit the output before then.
+    A tensor's payloads are its bands, or one payload for all its rows (files
+    of format version 2). Tiled, memory stays one band of tiles whatever the
+    image; otherwise the whole image is one band. The payloads are known whole
+    only when the iterator is exhausted: the last step raises BitstreamError
+    if one was not, after the last band, so a consumer must not commit the
+    output before then.
     """
     shapes = [tuple(shape) for shape in shapes]
     expected = self.coded_shapes(height, width)
-    if shapes != expected or len(strings) != len(expected):
+    if shapes != expected or len(payloads) != len(expected):
       raise ModelError(
-          f"{len(strings)} payloads of shapes {shapes} do not fit a {width}x{height} "
+          f"{len(payloads)} coded tensors of shapes {shapes} do not fit a {width}x{height} "
           f"image under this model (expected shapes {expected})")
+    for tensor, shape in zip(payloads, shapes):
+      if payload_bounds(shape[0], len(tensor)) is None:
+        raise ModelError(f"{len(tensor)} payloads cannot code the {shape[0]} rows of a "
+                         f"{'x'.join(map(str, shape))} tensor")
     if not tiles_needed(self.config, height, width, tile_size):
-      yield _cropped(self._synthesize(self._range_decode(strings, shapes)), height, width)
+      yield _cropped(self._synthesize(self._range_decode(payloads, shapes)), height, width)
       return
-    bands = self._decoded_latent_bands(strings, shapes, tile_size)
+    bands = self._decoded_latent_bands(payloads, shapes)
     yield from synthesize_in_bands(self._synthesize, bands, self.config, height, width,
                                    tile_size)
     for _ in bands:  # Runs the decoder's final check.

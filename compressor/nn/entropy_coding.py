@@ -1,17 +1,20 @@
 """Range coders from saved tables, and range decoding that is bounded and checked on any input."""
 
+import math
 import zlib
 
 import tensorflow as tf
 import tensorflow_compression as tfc
 
 from compressor.errors import BitstreamError
+from compressor.nn.bands import payload_bounds
 from compressor.nn.config import ceil_div
 
 __all__ = [
     "check_whole",
     "CODING_RANK",
     "decode_factorized",
+    "decoded_bands",
     "decoder_input",
     "factorized_coder",
     "factorized_coder_for",
@@ -111,6 +114,22 @@ def decode_factorized(coder, string, padded, size, channels):
   values = tf.cast(symbols + coder.cdf_offset, tf.float32)
   offset = coder.quantization_offset
   return (values if offset is None else values + offset), whole
+
+
+def decoded_bands(payloads, shape, decode_band, coder, what):
+  """Yields the values of each band a tensor's payloads code, each checked to be exactly its coding.
+
+  `decode_band(string, padded, top, bottom)` decodes the rows [top, bottom)
+  of a tensor of `shape` (height, width, channels) from one payload and its
+  decoder input, returning (values, whether they code back to the payload).
+  Only one band's padded input exists at a time. `what` names the tensor in
+  the error of a corrupt payload.
+  """
+  for string, (top, bottom) in zip(payloads, payload_bounds(shape[0], len(payloads))):
+    padded = decoder_input(string, (bottom - top) * math.prod(shape[1:]), coder)
+    values, whole = decode_band(tf.constant(string), padded, top, bottom)
+    check_whole(whole, what)
+    yield values
 
 
 def factorized_tables(coder):

@@ -1,21 +1,27 @@
 """The factorized-prior model of Ballé et al. (2017, 2018): a learned density per channel."""
 
-import math
-
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor.nn.base import IMAGE_SPEC, SIZE_SPEC, STRING_SPEC, CodecModel, coding_graph
+from compressor.nn.bands import BAND_ROWS, band_bounds
+from compressor.nn.base import (
+  IMAGE_SPEC,
+  SIZE_SPEC,
+  STRING_SPEC,
+  TENSOR_SPEC,
+  CodecModel,
+  coding_graph,
+)
 from compressor.nn.entropy_coding import (
   CODING_RANK,
-  check_whole,
   decode_factorized,
-  decoder_input,
+  decoded_bands,
   factorized_coder,
   factorized_coder_for,
   factorized_tables,
 )
-from compressor.nn.tiling import analyze_in_bands
+from compressor.nn.tiling import analyze_in_bands, rebanded
 
 __all__ = [
     "FactorizedPriorModel",
@@ -63,63 +69,46 @@ class FactorizedPriorModel(CodecModel):
 
   @coding_graph(input_signature=[IMAGE_SPEC])
   def _hard_latents(self, image):
-    return self.coders["latents"].quantize(self.analysis(self._padded(image) / 255.0))
+    return self.coders["latents"].quantize(self._latents(image))
 
   @coding_graph(input_signature=[IMAGE_SPEC])
-  def _compress(self, image):
-    latents = self.analysis(self._padded(image) / 255.0)
-    return self.coders["latents"].compress(latents)[0], tf.shape(latents)[1:]
+  def _latents(self, image):
+    return self.analysis(self._padded(image) / 255.0)
+
+  @coding_graph(input_signature=[TENSOR_SPEC])
+  def _compress_band(self, latents):
+    return self.coders["latents"].compress(latents)[0]
 
   @coding_graph(input_signature=[STRING_SPEC, STRING_SPEC, SIZE_SPEC])
-  def _decompress(self, string, padded, latent_size):
-    return decode_factorized(self.coders["latents"], string, padded, latent_size,
-                              self.config.latent_channels)
+  def _decompress_band(self, string, padded, band_size):
+    return decode_factorized(self.coders["latents"], string, padded, band_size,
+                             self.config.latent_channels)
 
   def _range_encode(self, image):
-    string, shape = self._compress(image)
-    return [string], [shape]
+    return self._coded([self._latents(image)])
 
-  def _range_decode(self, strings, shapes):
-    padded = decoder_input(strings[0], math.prod(shapes[0]), self.coders["latents"])
-    latents, whole = self._decompress(tf.constant(strings[0]), padded, shapes[0][:2])
-    check_whole(whole, "latent")
-    return latents
+  def _code_tensors(self, coded):
+    (latents,) = coded
+    return [[self._compress_band(latents[:, top:bottom])
+             for top, bottom in band_bounds(latents.shape[1])]]
 
   def _range_encode_tiled(self, image, tile_size):
-    """Codes the latents band by band into one string: the string whole-image coding makes.
+    """Codes each band of latent rows as soon as the tiles have made it.
 
-    The range coder codes the latents in row-major order, so appending bands
-    of rows gives the same bits as coding all rows at once (see TFC's
-    ContinuousBatchedEntropyModel.compress), while holding only one band.
+    The bands are those of whole-image coding, so the payloads are too, up to
+    the float rounding of the tiles' analysis.
     """
-    coder = self.coders["latents"]
-    offset = coder.quantization_offset
-    handle = tfc.create_range_encoder([1], coder.cdf)
-    for band in analyze_in_bands(self._analyze_tile, image, self.config, tile_size):
-      band = tf.constant(band[None])
-      if offset is not None:
-        band -= offset
-      symbols = tf.cast(tf.round(band), tf.int32) - coder.cdf_offset
-      handle = tfc.entropy_encode_channel(handle, symbols)
-    shape = self.coded_shapes(*image.shape[:2])[0]
-    return [tfc.entropy_encode_finalize(handle)[0]], [shape]
+    bands = analyze_in_bands(self._analyze_tile, image, self.config, tile_size)
+    strings = [self._compress_band(tf.constant(band[None])) for band in rebanded(bands, BAND_ROWS)]
+    return [strings], self.coded_shapes(*image.shape[:2])
 
-  def _decoded_latent_bands(self, strings, shapes, tile_size):
-    """Yields the decoded latents in bands of rows, then checks that the string was whole.
+  def _decoded_latent_bands(self, payloads, shapes):
+    """Yields the decoded latents in bands of rows, each checked against its payload."""
+    def decode_band(string, padded, top, bottom):
+      return self._decompress_band(string, padded, (bottom - top, shapes[0][1]))
+    for band in decoded_bands(payloads[0], shapes[0], decode_band, self.coders["latents"],
+                              "latent"):
+      yield band[0].numpy()
 
-    Each band is also re-encoded, into one string that must be the payload.
-    """
-    coder = self.coders["latents"]
-    offset = coder.quantization_offset
-    height, width, channels = shapes[0]
-    rows = max(tile_size // self.config.downsampling, 1)
-    padded = decoder_input(strings[0], math.prod(shapes[0]), coder)
-    handle = tfc.create_range_decoder(padded[None], coder.cdf)
-    encoder = tfc.create_range_encoder([1], coder.cdf)
-    for top in range(0, height, rows):
-      handle, symbols = tfc.entropy_decode_channel(
-          handle, [min(rows, height - top), width, channels], coder.cdf_offset.dtype)
-      encoder = tfc.entropy_encode_channel(encoder, symbols)
-      band = tf.cast(symbols[0] + coder.cdf_offset, tf.float32)
-      yield (band if offset is None else band + offset).numpy()
-    check_whole(tfc.entropy_encode_finalize(encoder)[0] == strings[0], "latent")
+  def _range_decode(self, payloads, shapes):
+    return tf.constant(np.concatenate(list(self._decoded_latent_bands(payloads, shapes)))[None])

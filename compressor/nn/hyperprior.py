@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from compressor.errors import BitstreamError, ModelError
+from compressor.nn.bands import band_bounds
 from compressor.nn.base import (
   IMAGE_SPEC,
   SIZE_SPEC,
@@ -18,9 +19,8 @@ from compressor.nn.base import (
 from compressor.nn.config import ceil_div
 from compressor.nn.entropy_coding import (
   CODING_RANK,
-  check_whole,
   decode_factorized,
-  decoder_input,
+  decoded_bands,
   factorized_coder,
   factorized_coder_for,
   factorized_tables,
@@ -252,7 +252,8 @@ class ScaleHyperpriorModel(CodecModel):
     return self.coders["latents"].quantize(latents, loc=means)
 
   def _range_encode(self, image):
-    return self._code(*self._analyze(image))
+    latents, side = self._analyze(image)
+    return self._coded([side, latents])
 
   def _range_encode_tiled(self, image, tile_size):
     """Analyzes in tiles; the side information and coding work on the whole latent map.
@@ -263,35 +264,38 @@ class ScaleHyperpriorModel(CodecModel):
     latents = np.concatenate(list(
         analyze_in_bands(self._analyze_tile, image, self.config, tile_size)))
     latents = tf.constant(latents[None])
-    return self._code(latents, self._side_information(latents))
+    return self._coded([self._side_information(latents), latents])
 
-  def _code(self, latents, side):
+  def _code_tensors(self, coded):
+    side, latents = coded
     parameters = self._entropy_parameters(side, tf.shape(latents)[1:3])
-    strings = [self._compress_side(side), self._compress_latents(latents, parameters)]
-    return strings, [tf.shape(side)[1:], tf.shape(latents)[1:]]
+    return [[self._compress_side(side[:, top:bottom])
+             for top, bottom in band_bounds(side.shape[1])],
+            [self._compress_latents(latents[:, top:bottom], parameters[:, top:bottom])
+             for top, bottom in band_bounds(latents.shape[1])]]
 
-  def _range_decode_side(self, string, shape):
-    """The side information a payload codes; BitstreamError if it codes anything else."""
-    padded = decoder_input(string, math.prod(shape), self.coders["side"])
-    side, whole = self._decompress_side(tf.constant(string), padded, shape[:2])
-    check_whole(whole, "side information")
-    return side
+  def _range_decode_side(self, payloads, shape):
+    """The side information the payloads code; BitstreamError if they code anything else."""
+    def decode_band(string, padded, top, bottom):
+      return self._decompress_side(string, padded, (bottom - top, shape[1]))
+    return tf.concat(list(decoded_bands(payloads, shape, decode_band, self.coders["side"],
+                                        "side information")), axis=1)
 
-  def _range_decode(self, strings, shapes):
-    side = self._range_decode_side(strings[0], shapes[0])
+  def _range_decode(self, payloads, shapes):
+    side = self._range_decode_side(payloads[0], shapes[0])
     parameters = self._entropy_parameters(side, shapes[1][:2])
-    padded = decoder_input(strings[1], math.prod(shapes[1]), self.coders["latents"])
+    def decode_band(string, padded, top, bottom):
+      return self._decompress_latents(string, padded, parameters[:, top:bottom])
     try:
-      latents, whole = self._decompress_latents(tf.constant(strings[1]), padded, parameters)
+      return tf.concat(list(decoded_bands(payloads[1], shapes[1], decode_band,
+                                          self.coders["latents"], "latent")), axis=1)
     except tf.errors.InvalidArgumentError as e:
       # Corrupt side information can give scale indexes outside the table.
       raise BitstreamError(
           f"latent payload cannot be decoded: {e.message.splitlines()[0]}") from None
-    check_whole(whole, "latent")
-    return latents
 
-  def _decoded_latent_bands(self, strings, shapes, tile_size):
-    yield self._range_decode(strings, shapes)[0].numpy()
+  def _decoded_latent_bands(self, payloads, shapes):
+    yield self._range_decode(payloads, shapes)[0].numpy()
 
   def _hard_latents(self, image):
     latents, side = self._analyze(image)

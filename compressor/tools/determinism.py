@@ -35,10 +35,11 @@ def entropy_indexes(model, data):
   from compressor.coding import container
   header, payloads = container.unpack(data)
   shapes = [tuple(s) for s in header.coded_shapes]
-  side = model._range_decode_side(payloads[0], shapes[0])
+  coded, _ = header.split_payloads(payloads)
+  side = model._range_decode_side(coded[0], shapes[0])
   parameters = model._entropy_parameters(side, tf.constant(shapes[1][:2]))
   indexes, _ = model._conditionals(parameters, training=False)
-  latents = model._range_decode(payloads[:len(shapes)], shapes)
+  latents = model._range_decode(coded, shapes)
   return indexes.numpy().astype(np.int32), latents.numpy()
 
 
