@@ -84,6 +84,9 @@ def test_unknown_model_is_named(trained_model_dir, rocket, tmp_path):
 
 def test_usage_and_help():
   assert run().returncode == 2
+  # `python -m compressor` (what command_line runs) and `python -m compressor.cli` are one CLI.
+  old = subprocess.run([sys.executable, "-m", "compressor.cli"], capture_output=True, text=True)
+  assert old.returncode == 2 and "usage: compressor COMMAND" in old.stderr + old.stdout
   result = run("train", "--helpfull")  # absl exits 1 after printing help
   assert "--lambda" in result.stdout and "--train_glob" in result.stdout
   assert run("compress").returncode == 1

@@ -24,7 +24,7 @@ _READ_ONLY = ("info", "models")
 
 def command_line(*args):
   """The argv that runs `compressor ARGS...` in a fresh process of this Python."""
-  return [sys.executable, "-m", "compressor.cli", *map(str, args)]
+  return [sys.executable, "-m", "compressor", *map(str, args)]
 
 
 def _usage():
