@@ -283,11 +283,15 @@ class ScaleHyperpriorModel(CodecModel):
 
   def _range_decode(self, payloads, shapes):
     side = self._range_decode_side(payloads[0], shapes[0])
-    parameters = self._entropy_parameters(side, shapes[1][:2])
+    return self._range_decode_latents(payloads[1], shapes[1], side)
+
+  def _range_decode_latents(self, payloads, shape, side):
+    """The latents the payloads code under the decoded side information."""
+    parameters = self._entropy_parameters(side, shape[:2])
     def decode_band(string, padded, top, bottom):
       return self._decompress_latents(string, padded, parameters[:, top:bottom])
     try:
-      return tf.concat(list(decoded_bands(payloads[1], shapes[1], decode_band,
+      return tf.concat(list(decoded_bands(payloads, shape, decode_band,
                                           self.coders["latents"], "latent")), axis=1)
     except tf.errors.InvalidArgumentError as e:
       # Corrupt side information can give scale indexes outside the table.
