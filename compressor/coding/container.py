@@ -43,7 +43,6 @@ LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 MAX_SIDE = 65535
 MAX_PIXELS = 1 << 30
 MAX_LATENT_CHANNELS = 4096
-_PREFIX = struct.Struct(">4sB")
 # Up to the number of payloads: one byte in version 2, two since.
 _FIXED = {2: struct.Struct(">4sBBB16sIIBB"), 3: struct.Struct(">4sBBB16sIIBH")}
 _SHAPE = struct.Struct(">IIH")
@@ -160,13 +159,13 @@ def unpack(data):
     raise BitstreamError("file is empty")
   if not MAGIC.startswith(data[:4]):
     raise BitstreamError("not a compressor bitstream (wrong magic number)")
-  if len(data) >= _PREFIX.size:
-    version = _PREFIX.unpack_from(data)[1]
-    if version not in READ_VERSIONS:
-      raise BitstreamError(
-          f"unsupported format version {version}; this build reads versions "
-          f"{', '.join(map(str, READ_VERSIONS))}")
-  fixed = _FIXED[version] if len(data) >= _PREFIX.size else _FIXED[VERSION]
+  # A file that ends before its version byte is reported as truncated below.
+  version = data[len(MAGIC)] if len(data) > len(MAGIC) else VERSION
+  if version not in READ_VERSIONS:
+    raise BitstreamError(
+        f"unsupported format version {version}; this build reads versions "
+        f"{', '.join(map(str, READ_VERSIONS))}")
+  fixed = _FIXED[version]
   if len(data) < fixed.size + _CRC.size:
     raise BitstreamError(
         f"file is truncated: {len(data)} bytes, shorter than the "

@@ -22,4 +22,3 @@ def payload_bounds(rows, num_payloads):
   """
   bounds = [(0, rows)] if num_payloads == 1 else band_bounds(rows)
   return bounds if len(bounds) == num_payloads else None
-

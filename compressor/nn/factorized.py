@@ -1,6 +1,5 @@
 """The factorized-prior model of Ballé et al. (2017, 2018): a learned density per channel."""
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
@@ -102,13 +101,15 @@ class FactorizedPriorModel(CodecModel):
     strings = [self._compress_band(tf.constant(band[None])) for band in rebanded(bands, BAND_ROWS)]
     return [strings], self.coded_shapes(*image.shape[:2])
 
-  def _decoded_latent_bands(self, payloads, shapes):
-    """Yields the decoded latents in bands of rows, each checked against its payload."""
+  def _latent_bands(self, payloads, shapes):
+    """Yields the decoded latents [1, rows, w, C] band by band, each checked against its payload."""
     def decode_band(string, padded, top, bottom):
       return self._decompress_band(string, padded, (bottom - top, shapes[0][1]))
-    for band in decoded_bands(payloads[0], shapes[0], decode_band, self.coders["latents"],
-                              "latent"):
+    return decoded_bands(payloads[0], shapes[0], decode_band, self.coders["latents"], "latent")
+
+  def _decoded_latent_bands(self, payloads, shapes):
+    for band in self._latent_bands(payloads, shapes):
       yield band[0].numpy()
 
   def _range_decode(self, payloads, shapes):
-    return tf.constant(np.concatenate(list(self._decoded_latent_bands(payloads, shapes)))[None])
+    return tf.concat(list(self._latent_bands(payloads, shapes)), axis=1)

@@ -283,11 +283,11 @@ class ScaleHyperpriorModel(CodecModel):
 
   def _range_decode(self, payloads, shapes):
     side = self._range_decode_side(payloads[0], shapes[0])
-    return self._range_decode_latents(payloads[1], shapes[1], side)
+    parameters = self._entropy_parameters(side, shapes[1][:2])
+    return self._range_decode_latents(payloads[1], shapes[1], parameters)
 
-  def _range_decode_latents(self, payloads, shape, side):
-    """The latents the payloads code under the decoded side information."""
-    parameters = self._entropy_parameters(side, shape[:2])
+  def _range_decode_latents(self, payloads, shape, parameters):
+    """The latents the payloads code under the entropy parameters of the decoded side."""
     def decode_band(string, padded, top, bottom):
       return self._decompress_latents(string, padded, parameters[:, top:bottom])
     try:

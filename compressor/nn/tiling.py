@@ -6,6 +6,7 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_TILE_SIZE",
+    "SYNTHESIS_TILE_FRACTION",
     "TILEABLE_NORMALIZATIONS",
     "analyze_in_bands",
     "context",

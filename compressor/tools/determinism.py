@@ -39,7 +39,7 @@ def entropy_indexes(model, data):
   side = model._range_decode_side(coded[0], shapes[0])
   parameters = model._entropy_parameters(side, tf.constant(shapes[1][:2]))
   indexes, _ = model._conditionals(parameters, training=False)
-  latents = model._range_decode_latents(coded[1], shapes[1], side)
+  latents = model._range_decode_latents(coded[1], shapes[1], parameters)
   return indexes.numpy().astype(np.int32), latents.numpy()
 
 
