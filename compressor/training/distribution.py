@@ -5,6 +5,9 @@ import os
 import signal
 
 import tensorflow as tf
+from tensorflow.python.distribute import multi_worker_util
+from tensorflow.python.eager import context
+from tensorflow.tsl.protobuf import coordination_config_pb2
 
 from compressor.errors import TrainingError
 
@@ -13,6 +16,8 @@ __all__ = ["STRATEGIES", "Distribution", "per_replica_batch_size"]
 # tf.distribute strategies: the default one (one device), MirroredStrategy (every
 # local device) and MultiWorkerMirroredStrategy (machines listed in TF_CONFIG).
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# How long a worker may go silent (paused, starved) before the others stop.
+HEARTBEAT_TIMEOUT_SECONDS = 120
 
 
 def _create_strategy(name):
@@ -24,8 +29,26 @@ def _create_strategy(name):
     if not os.environ.get("TF_CONFIG"):
       raise TrainingError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                           "(the cluster and this machine's task in it)")
+    _configure_coordination()
     return tf.distribute.MultiWorkerMirroredStrategy()
   raise TrainingError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def _configure_coordination():
+  """The coordination service MultiWorkerMirroredStrategy would set up, with a longer heartbeat.
+
+  Its default declares a worker lost after 10 s without a heartbeat, and a worker paused that
+  long (a busy machine, a swap storm, SIGSTOP) ended every worker's run. A worker that dies
+  closes its connections and is noticed at once; the heartbeat only catches a frozen one.
+  TensorFlow has no public API for this; the strategy keeps a configuration it finds.
+  """
+  cluster_spec = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+  jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=cluster_spec.num_tasks(job))
+          for job in ("chief", "worker") if job in cluster_spec.jobs]
+  context.context().configure_coordination_service(
+      service_type="standalone",
+      service_leader=multi_worker_util.coordination_leader(cluster_spec),
+      coordinated_jobs=jobs, heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_SECONDS * 1000)
 
 
 def _is_chief(strategy):
