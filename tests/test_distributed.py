@@ -21,8 +21,9 @@ from compressor.training.trainer import TrainingConfig, train
 from conftest import random_image
 
 SMALL = ModelConfig(num_filters=8, latent_channels=8, kernel_sizes=(5, 5), strides=(2, 2))
-# Two cold TensorFlow processes on a busy machine: start-up and tracing take most of it.
-WORKERS_TIMEOUT = 240
+# Two cold TensorFlow processes on a busy machine: start-up and tracing take most of it
+# (on a loaded CI machine the first step alone once took 200 s).
+WORKERS_TIMEOUT = 480
 
 
 @pytest.fixture
