@@ -9,6 +9,7 @@ from compressor.nn.config import HYPER_SYNTHESIS_NAMES, NORMALIZATIONS, ModelCon
 from compressor.nn.registry import MODEL_CLASSES
 from compressor.training.trainer import (
   PRECISIONS,
+  QUANTIZATIONS,
   STRATEGIES,
   TrainingConfig,
   resolve_model_config,
@@ -71,6 +72,11 @@ flags.DEFINE_enum("precision", "float32", list(PRECISIONS),
                   "Compute of training steps: bfloat16 runs convolutions in bfloat16 where "
                   "the CPU has it (losses and entropy models stay float32). Exported "
                   "models are float32 either way.")
+flags.DEFINE_enum("quantization", "noise", list(QUANTIZATIONS),
+                  "What the synthesis sees in training: the latents plus uniform noise, or "
+                  "(mixed) the latents rounded as the coder rounds them, with a "
+                  "straight-through gradient; the rate comes from the noisy latents either "
+                  "way.")
 flags.mark_flags_as_required(["model_dir", "train_glob"])
 FLAGS = flags.FLAGS
 
@@ -104,7 +110,7 @@ def configs_from_flags():
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
       seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes,
       strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision,
-      ema_decay=FLAGS.ema_decay)
+      ema_decay=FLAGS.ema_decay, quantization=FLAGS.quantization)
   return model_config, config
 
 

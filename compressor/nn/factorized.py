@@ -40,11 +40,25 @@ class FactorizedPriorModel(CodecModel):
         self.prior, coding_rank=CODING_RANK, compression=False)
     self._create_weights(initialize)
 
-  def call(self, images, training=False):
-    """Returns (reconstruction, bits per image) for a batch of [0, 255] images."""
+  def call(self, images, training=False, rounding_offsets=None):
+    """Returns (reconstruction, bits per image) for a batch of [0, 255] images.
+
+    With `rounding_offsets` (mixed quantization) the synthesis sees the latents
+    rounded there, as the coder rounds them, with a straight-through gradient,
+    while the rate stays that of the noisy latents.
+    """
     latents = self.analysis(images / 255.0)
     latents_hat, bits = self.training_entropy_model(latents, training=training)
+    if rounding_offsets is not None:
+      latents_hat = tfc.round_st(latents, rounding_offsets)
     return self.synthesis(latents_hat) * 255.0, bits
+
+  def rounding_offsets(self):
+    """Where the coder rounds each channel: the prior's offsets, from a search over it.
+
+    Too slow for every training step (a tenth of one), so the trainer refreshes them.
+    """
+    return self.training_entropy_model.quantization_offset
 
   def _parts(self):
     return super()._parts() + [("prior", self.prior)]

@@ -144,8 +144,13 @@ class ScaleHyperpriorModel(CodecModel):
     indexes = _scale_index(log_scales)
     return (indexes if training else tf.round(indexes)), means
 
-  def call(self, images, training=False):
-    """Returns (reconstruction, bits per image: latents plus side information)."""
+  def call(self, images, training=False, rounding_offsets=None):
+    """Returns (reconstruction, bits per image: latents plus side information).
+
+    With `rounding_offsets` (mixed quantization) the synthesis sees the latents
+    rounded there relative to their means, as the coder rounds them, with a
+    straight-through gradient, while the rate stays that of the noisy latents.
+    """
     latents = self.analysis(images / 255.0)
     side_hat, side_bits = self.side_entropy_model(
         self.hyper_analysis(self._hyper_input(latents)), training=training)
@@ -153,7 +158,14 @@ class ScaleHyperpriorModel(CodecModel):
     indexes, means = self._conditionals(parameters, training)
     latents_hat, bits = self.latent_entropy_model(latents, indexes, loc=means,
                                                   training=training)
+    if rounding_offsets is not None:
+      centers = rounding_offsets if means is None else means + rounding_offsets
+      latents_hat = tfc.round_st(latents, centers)
     return self.synthesis(latents_hat) * 255.0, bits + side_bits
+
+  def rounding_offsets(self):
+    """Zeros: the coder rounds the latents at their means (at integers without means)."""
+    return tf.zeros([self.config.latent_channels])
 
   def _parts(self):
     return super()._parts() + [("hyper_analysis", self.hyper_analysis),

@@ -32,13 +32,20 @@ from compressor.training.data import (
 )
 from compressor.training.distribution import STRATEGIES, Distribution
 
-__all__ = ["PRECISIONS", "STRATEGIES", "TrainingConfig", "resolve_model_config", "train"]
+__all__ = ["PRECISIONS", "QUANTIZATIONS", "STRATEGIES", "TrainingConfig",
+           "resolve_model_config", "train"]
 
 TRAIN_CONFIG_FILE = "train_config.json"
 CHECKPOINT_DIR = "checkpoints"
 # bfloat16 lets oneDNN's graph rewrite run convolutions and matmuls in bfloat16 on CPUs
 # that have it; ops it deems unsafe (exp, log, the entropy models' sums) stay float32.
 PRECISIONS = ("float32", "bfloat16")
+# What the synthesis sees in training: the latents plus uniform noise, as the rate does, or
+# (mixed) the latents rounded as the coder rounds them, with a straight-through gradient.
+QUANTIZATIONS = ("noise", "mixed")
+# Steps between two computations of the coder's rounding offsets for mixed quantization:
+# they follow the slowly moving prior and take a tenth of a step to compute.
+ROUNDING_REFRESH_STEPS = 100
 
 
 @dataclasses.dataclass
@@ -76,6 +83,8 @@ class TrainingConfig:
   # Decay of an exponential moving average of the weights, which validation
   # measures and the export saves instead of the last step's (0: no average).
   ema_decay: float = 0.0
+  # One of QUANTIZATIONS.
+  quantization: str = "noise"
 
 
 def _is_training_dir(directory):
@@ -181,6 +190,9 @@ class _Trainer:
     if config.precision not in PRECISIONS:
       raise TrainingError(f"unknown precision {config.precision!r}; choose one of "
                           f"{', '.join(PRECISIONS)}")
+    if config.quantization not in QUANTIZATIONS:
+      raise TrainingError(f"unknown quantization {config.quantization!r}; choose one of "
+                          f"{', '.join(QUANTIZATIONS)}")
     tf.config.optimizer.set_experimental_options(
         {"auto_mixed_precision_onednn_bfloat16": config.precision == "bfloat16"})
     self.steps_before = _steps_before(model_dir, config.init_from)
@@ -197,6 +209,11 @@ class _Trainer:
                       if config.ema_decay > 0 else None)
     # Not mirrored, so int() reads it; every worker counts the same steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    # Not in the checkpoint: computed from the prior as the loop starts, then refreshed.
+    self.rounding_offsets = (
+        tf.Variable(tf.zeros([model_config.latent_channels]), trainable=False,
+                    name="rounding_offsets")
+        if config.quantization == "mixed" else None)
     checkpoint = tf.train.Checkpoint(step=self.step, model=self.model, optimizer=self.optimizer,
                                      **({} if self.average is None else {"ema": self.average}))
     self.checkpoint_dir = os.path.join(model_dir, CHECKPOINT_DIR)
@@ -227,7 +244,8 @@ class _Trainer:
   def _replica_step(self, images):
     """One replica's part of a step, on its share of the global batch."""
     with tf.GradientTape() as tape:
-      reconstructions, bits = self.model(images, training=True)
+      reconstructions, bits = self.model(images, training=True,
+                                         rounding_offsets=self.rounding_offsets)
       loss, bpp, mse = rate_distortion_loss(images, reconstructions, bits, self.config.lmbda)
       # Summed over the replicas, its gradients are those of the global batch's mean loss.
       share = loss / self.strategy.num_replicas_in_sync
@@ -249,6 +267,11 @@ class _Trainer:
       self.average.update()
     self.step.assign_add(1)
     return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, results, axis=None)
+
+  @tf.function
+  def _rounding_offsets(self):
+    # In a graph: eagerly, the search over the prior takes ten times longer.
+    return self.model.rounding_offsets()
 
   def _batches(self):
     """Each replica's share of the global batches; each worker crops its own share of the files."""
@@ -370,6 +393,10 @@ class _Trainer:
           self._log("time budget of %g minutes used up at step %d", config.max_minutes,
                     int(self.step))
           break
+        step = int(self.step)
+        if self.rounding_offsets is not None and (
+            step == start_step or step % ROUNDING_REFRESH_STEPS == 0):
+          self.rounding_offsets.assign(self._rounding_offsets())
         loss, bpp, mse = self._train_step(next(batches))
         step = int(self.step)
         if not np.isfinite(float(loss)):
