@@ -58,7 +58,7 @@ class FactorizedPriorModel(CodecModel):
 
     Too slow for every training step (a tenth of one), so the trainer refreshes them.
     """
-    return self.training_entropy_model.quantization_offset
+    return tfc.quantization_offset(self.prior)  # What the coder's offset heuristic computes.
 
   def _parts(self):
     return super()._parts() + [("prior", self.prior)]
