@@ -30,6 +30,19 @@ def forward_pass(model, image):
   return tf.cast(tf.round(pixels), tf.uint8).numpy()
 
 
+def assert_forward_pass_pixels(decoded, model, image):
+  """The decoded pixels are the forward pass's, up to the rounding of its float outputs.
+
+  The decoder computes the synthesis's upsampling convolutions as sub-pixel
+  ones (compressor.nn.subpixel): the same sums in another order, so an output
+  within float error of a half rounds the other way on a rare pixel.
+  """
+  expected = forward_pass(model, image).astype(int)
+  differences = np.abs(decoded.astype(int) - expected)
+  assert differences.max() <= 1
+  assert np.count_nonzero(differences) <= max(1, 1e-4 * differences.size)
+
+
 @pytest.mark.parametrize("height,width", SIZES)
 def test_decode_reproduces_forward_pass(untrained_model, height, width):
   image = random_image(height, width, seed=height)
@@ -37,7 +50,8 @@ def test_decode_reproduces_forward_pass(untrained_model, height, width):
   assert shapes == [TINY.latent_size(height, width) + (TINY.latent_channels,)]
   decoded = untrained_model.decode(strings, shapes, height, width)
   assert decoded.shape == (height, width, 3) and decoded.dtype == np.uint8
-  np.testing.assert_array_equal(decoded, forward_pass(untrained_model, image))
+  np.testing.assert_array_equal(decoded, untrained_model.reconstruct(image))
+  assert_forward_pass_pixels(decoded, untrained_model, image)
 
 
 @pytest.mark.parametrize("height,width", SIZES)
@@ -46,8 +60,8 @@ def test_trained_model_decode_reproduces_forward_pass(trained_model, height, wid
   height, width = image.shape[:2]  # coffee is 400 rows high
   strings, shapes = trained_model.encode(image)
   decoded = trained_model.decode(strings, shapes, height, width)
-  np.testing.assert_array_equal(decoded, forward_pass(trained_model, image))
   np.testing.assert_array_equal(decoded, trained_model.reconstruct(image))
+  assert_forward_pass_pixels(decoded, trained_model, image)
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])

@@ -138,7 +138,7 @@ class CodecModel(tf.keras.Model):
   @coding_graph(input_signature=[TENSOR_SPEC])
   def _synthesize(self, latents):
     """8-bit pixels of [1, h, w, C] latents, uncropped: a whole padded image or one tile."""
-    return _to_pixels(self.synthesis(latents)[0])
+    return _to_pixels(self.synthesis.decode(latents)[0])
 
   def encode(self, image, tile_size=DEFAULT_TILE_SIZE):
     """Range-codes an HxWx3 uint8 image; returns (payloads, shapes), one of each per coded tensor.

@@ -5,7 +5,7 @@ import math
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from compressor.nn import integer, layers
+from compressor.nn import integer, layers, subpixel
 
 __all__ = [
     "AnalysisTransform",
@@ -198,6 +198,18 @@ class SynthesisTransform(_ConfiguredSequential):
           name=f"conv_{i}",
           activation=None if i == last else _normalization(
               normalization, inverse=True, name=f"norm_{i}", channels=num_filters)))
+
+  def decode(self, latents):
+    """The same outputs as a call (up to float rounding), in far less memory: for decoding.
+
+    Each upsampling convolution runs as a sub-pixel convolution
+    (compressor.nn.subpixel); slower with gradients, so training and latent
+    refinement call the transform instead.
+    """
+    outputs = latents
+    for layer in self.layers:
+      outputs = subpixel.upsampling_convolution(layer, outputs)
+    return outputs
 
 
 @tf.keras.utils.register_keras_serializable(package="compressor")
