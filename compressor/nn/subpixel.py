@@ -63,7 +63,7 @@ def upsampling_convolution(layer, inputs):
   phase (`phase_taps`) into a stride-1 kernel with s * s times the output
   channels, one tf.nn.conv2d computes every phase, and tf.nn.depth_to_space
   puts each phase's pixels in place. It is for decoding only: with
-  gradients, training and latent refinement are 10-15% slower this way
+  gradients, training and latent refinement measured 9-18% slower this way
   (docs/speed.md), so they call the layer.
   """
   if (not isinstance(layer, tfc.SignalConv2D) or layer.corr or layer.padding != "same_zeros"
