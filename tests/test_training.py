@@ -17,7 +17,7 @@ from compressor.coding import zoo
 from compressor.coding.codec import compress_image
 from compressor.coding.images import DecodedImage
 from compressor.coding.store import load_model
-from compressor.errors import TrainingError
+from compressor.errors import ModelError, TrainingError
 from compressor.evaluation.metrics import mse
 from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
@@ -225,6 +225,62 @@ def test_init_from_an_exported_or_bundled_model_takes_its_weights_only(
   level = str(tmp_path / "level")
   train(level, TINY, config(photo_dir, steps=6, init_from=started))
   assert load_model(level).metadata["total_steps"] == 12
+
+
+def test_init_parts_start_another_architecture_from_a_models_transforms(photo_dir, tmp_path):
+  source = str(tmp_path / "factorized")
+  train(source, TINY, config(photo_dir, steps=4))
+  weights = load_model(source).named_weights()
+  mean_scale = dataclasses.replace(TINY, architecture="mean-scale-hyperprior",
+                                   hyper_synthesis="integer")
+  started = str(tmp_path / "mean-scale")
+  train(started, mean_scale, config(photo_dir, steps=0, init_from=source,
+                                    init_parts=("analysis", "synthesis")))
+  model = load_model(started)
+  assert model.config == mean_scale
+  taken = {name: value for name, value in model.named_weights().items()
+           if name.split("/")[0] in ("analysis", "synthesis")}
+  assert sorted(taken) == sorted(n for n in weights if n.split("/")[0] != "prior")
+  for name, value in taken.items():
+    np.testing.assert_array_equal(value, weights[name])
+  assert model.metadata["total_steps"] == 4
+
+  with pytest.raises(ModelError, match="this model has no part prior; its parts are analysis"):
+    train(str(tmp_path / "a"), mean_scale, config(photo_dir, steps=0, init_from=source,
+                                                  init_parts=("analysis", "prior")))
+  with pytest.raises(ModelError, match="the saved weights have no part hyper_analysis"):
+    train(str(tmp_path / "b"), mean_scale, config(photo_dir, steps=0, init_from=source,
+                                                  init_parts=("hyper_analysis",)))
+  wider = dataclasses.replace(mean_scale, latent_channels=24)
+  with pytest.raises(ModelError, match=r"weight analysis/\d+ has shape .*16.*expected .*24"):
+    train(str(tmp_path / "c"), wider, config(photo_dir, steps=0, init_from=source,
+                                             init_parts=("analysis",)))
+  unexported = str(tmp_path / "unexported")
+  (tmp_path / "unexported" / "checkpoints").mkdir(parents=True)
+  with pytest.raises(TrainingError, match="has not exported a model yet"):
+    train(str(tmp_path / "d"), mean_scale, config(photo_dir, steps=0, init_from=unexported,
+                                                  init_parts=("analysis",)))
+  for name in "abcd":
+    assert not os.path.exists(tmp_path / name / "weights.npz")
+
+
+def test_init_parts_on_the_command_line_take_the_architecture_from_the_flags(
+    photo_dir, tmp_path, trained_model_dir):
+  model_dir = str(tmp_path / "hyperprior")
+  result = subprocess.run(command_line(
+      "train", "--model_dir", model_dir, "--train_glob", str(photo_dir / "*.png"),
+      "--architecture=hyperprior", "--num_filters=16", "--latent_channels=16",
+      "--kernel_sizes=5,5,5,5", "--strides=2,2,2,2", "--steps=0",
+      "--init_from", trained_model_dir, "--init_parts=analysis,synthesis"),
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert "its analysis and synthesis only" in result.stderr
+  model = load_model(model_dir)
+  assert model.config == dataclasses.replace(TINY, architecture="hyperprior")
+  source = load_model(trained_model_dir).named_weights()
+  for name, value in model.named_weights().items():
+    if name.startswith(("analysis/", "synthesis/")):
+      np.testing.assert_array_equal(value, source[name])
 
 
 def _marked_images(sizes):

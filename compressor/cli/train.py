@@ -61,6 +61,10 @@ flags.DEFINE_string("init_from", "", "Start a new --model_dir from the latest ch
                     "this training directory (weights, optimizer and step; e.g. to fine-tune "
                     "for another --lambda), or from the weights of an exported model "
                     "directory or a bundled model's name (fresh optimizer, step 0).")
+flags.DEFINE_list("init_parts", [], "With --init_from an exported or bundled model: take "
+                  "only these parts of its weights (e.g. analysis,synthesis), so that a model "
+                  "of another architecture, set by the flags, starts from its transforms; the "
+                  "other parts start fresh.")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
                   "tf.distribute strategy: one device, every local device (mirrored), or "
                   "the machines in $TF_CONFIG (multi_worker). --batchsize is split "
@@ -100,15 +104,17 @@ def _explicit_model_flags():
 
 def configs_from_flags():
   """(ModelConfig, TrainingConfig) that the parsed flags ask for."""
+  # With --init_parts the architecture is the flags', not --init_from's.
   model_config = resolve_model_config(FLAGS.model_dir, _explicit_model_flags(),
-                                      FLAGS.init_from)
+                                      "" if FLAGS.init_parts else FLAGS.init_from)
   config = TrainingConfig(
       train_glob=FLAGS.train_glob, lmbda=FLAGS["lambda"].value, patch_size=FLAGS.patchsize,
       batch_size=FLAGS.batchsize, steps=FLAGS.steps, learning_rate=FLAGS.learning_rate,
       clip_norm=FLAGS.clip_norm, checkpoint_every=FLAGS.checkpoint_every,
       log_every=FLAGS.log_every, validation_glob=FLAGS.validation_glob,
       validation_every=FLAGS.validation_every, validation_images=FLAGS.validation_images,
-      seed=FLAGS.seed, init_from=FLAGS.init_from, max_minutes=FLAGS.max_minutes,
+      seed=FLAGS.seed, init_from=FLAGS.init_from, init_parts=tuple(FLAGS.init_parts),
+      max_minutes=FLAGS.max_minutes,
       strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision,
       ema_decay=FLAGS.ema_decay, quantization=FLAGS.quantization)
   return model_config, config

@@ -234,8 +234,27 @@ class CodecModel(tf.keras.Model):
     return {f"{name}/{i:03d}": variable.numpy()
             for name, part in self._parts() for i, variable in enumerate(part.variables)}
 
-  def set_named_weights(self, arrays):
+  def set_named_weights(self, arrays, parts=None):
+    """Assigns saved arrays (as `named_weights` gives them) to the model's variables.
+
+    With `parts` (names from `_parts`, e.g. ["analysis", "synthesis"]) only those
+    parts are assigned, from arrays that may hold other parts too: a model of
+    another architecture can start from the transforms of this one.
+    """
     expected = self.named_weights()
+    if parts is not None:
+      known = [name for name, _ in self._parts()]
+      unknown = [part for part in parts if part not in known]
+      if unknown:
+        raise ModelError(f"this model has no part {', '.join(unknown)}; "
+                         f"its parts are {', '.join(known)}")
+      missing = [part for part in parts
+                 if not any(name.startswith(part + "/") for name in arrays)]
+      if missing:
+        raise ModelError(f"the saved weights have no part {', '.join(missing)}")
+      chosen = lambda name: name.split("/")[0] in parts
+      expected = {name: value for name, value in expected.items() if chosen(name)}
+      arrays = {name: value for name, value in arrays.items() if chosen(name)}
     if sorted(arrays) != sorted(expected):
       raise ModelError("saved weights do not match the model's architecture")
     for name, value in expected.items():
@@ -243,8 +262,9 @@ class CodecModel(tf.keras.Model):
         raise ModelError(
             f"weight {name} has shape {arrays[name].shape}, expected {value.shape}")
     for name, part in self._parts():
-      for i, variable in enumerate(part.variables):
-        variable.assign(arrays[f"{name}/{i:03d}"])
+      if parts is None or name in parts:
+        for i, variable in enumerate(part.variables):
+          variable.assign(arrays[f"{name}/{i:03d}"])
     # A model allocated for loading computes its kernels once, from these weights.
     for module in self.submodules:
       if isinstance(module, LoadedRDFTParameter):

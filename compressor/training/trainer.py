@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from compressor.coding import zoo
-from compressor.coding.store import load_model, read_description, save_model
+from compressor.coding.store import MODEL_FILE, load_model, read_description, save_model
 from compressor.errors import ModelError, TrainingError
 from compressor.evaluation.metrics import psnr_from_mse as psnr
 from compressor.fileio import write_atomically
@@ -70,6 +70,11 @@ class TrainingConfig:
   # weights of an exported model directory or a bundled model's name, with a
   # fresh optimizer and the step counter at 0.
   init_from: str = ""
+  # Take only these parts of --init_from's exported weights
+  # (e.g. ("analysis", "synthesis")), so that a model of another architecture (a
+  # hyperprior model from a factorized one) starts from its transforms; the other
+  # parts start fresh, and the architecture comes from the flags, not from init_from.
+  init_parts: tuple = ()
   # Wall-clock budget of one invocation in minutes (0: none); the model is
   # exported when it runs out, as at the last step.
   max_minutes: float = 0.0
@@ -93,6 +98,9 @@ def _is_training_dir(directory):
 
 def _exported_model_dir(init_from):
   """The exported model or bundled model's directory that `init_from` names."""
+  if _is_training_dir(init_from) and not os.path.exists(os.path.join(init_from, MODEL_FILE)):
+    raise TrainingError(f"--init_parts takes exported weights; --init_from {init_from} "
+                        "has not exported a model yet")
   try:
     directory = zoo.resolve_model_dir(init_from)
     read_description(directory)
@@ -108,16 +116,17 @@ def _read_train_config(directory):
     return json.load(f)
 
 
-def _steps_before(model_dir, init_from):
+def _steps_before(model_dir, init_from, init_parts):
   """Steps that trained the starting weights before this run's step counter began.
 
-  A run started from an exported model counts its own steps from 0; the total
+  A run started from exported weights counts its own steps from 0; the total
   that the export reports adds the steps of the model it started from.
   """
-  for directory in (model_dir, init_from):
+  resumed = [model_dir] if init_parts else [model_dir, init_from]
+  for directory in resumed:
     if directory and os.path.exists(os.path.join(directory, TRAIN_CONFIG_FILE)):
       return int(_read_train_config(directory).get("steps_before", 0))
-  if not init_from or _is_training_dir(init_from):
+  if not init_from or (_is_training_dir(init_from) and not init_parts):
     return 0
   metadata = read_description(_exported_model_dir(init_from)).get("metadata", {})
   return int(metadata.get("total_steps", metadata.get("steps", 0)))
@@ -195,7 +204,7 @@ class _Trainer:
                           f"{', '.join(QUANTIZATIONS)}")
     tf.config.optimizer.set_experimental_options(
         {"auto_mixed_precision_onednn_bfloat16": config.precision == "bfloat16"})
-    self.steps_before = _steps_before(model_dir, config.init_from)
+    self.steps_before = _steps_before(model_dir, config.init_from, config.init_parts)
     if config.seed is not None:
       # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
       tf.keras.utils.set_random_seed(config.seed)
@@ -333,11 +342,13 @@ class _Trainer:
     init_from = self.config.init_from
     if latest or not init_from:
       return latest
-    if not _is_training_dir(init_from):
+    parts = list(self.config.init_parts) or None
+    if parts or not _is_training_dir(init_from):
+      # Parts come from exported weights, which a training directory has once it exported.
       source = load_model(_exported_model_dir(init_from))
-      self.model.set_named_weights(source.named_weights())
-      self._log("starting from the weights of model %r (%d steps)", source.model_name,
-                self.steps_before)
+      self.model.set_named_weights(source.named_weights(), parts=parts)
+      self._log("starting from the weights of model %r (%d steps)%s", source.model_name,
+                self.steps_before, f", its {' and '.join(parts)} only" if parts else "")
       return None
     source = tf.train.latest_checkpoint(os.path.join(init_from, CHECKPOINT_DIR))
     if source is None:
