@@ -61,8 +61,8 @@ flags.DEFINE_string("init_from", "", "Start a new --model_dir from the latest ch
                     "this training directory (weights, optimizer and step; e.g. to fine-tune "
                     "for another --lambda), or from the weights of an exported model "
                     "directory or a bundled model's name (fresh optimizer, step 0).")
-flags.DEFINE_list("init_parts", [], "With --init_from an exported or bundled model: take "
-                  "only these parts of its weights (e.g. analysis,synthesis), so that a model "
+flags.DEFINE_list("init_parts", [], "With --init_from: take only these parts of its exported "
+                  "weights (e.g. analysis,synthesis), so that a model "
                   "of another architecture, set by the flags, starts from its transforms; the "
                   "other parts start fresh.")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
