@@ -248,13 +248,12 @@ class CodecModel(tf.keras.Model):
       if unknown:
         raise ModelError(f"this model has no part {', '.join(unknown)}; "
                          f"its parts are {', '.join(known)}")
-      missing = [part for part in parts
-                 if not any(name.startswith(part + "/") for name in arrays)]
+      part_of = lambda name: name.split("/")[0]
+      missing = [part for part in parts if part not in {part_of(name) for name in arrays}]
       if missing:
         raise ModelError(f"the saved weights have no part {', '.join(missing)}")
-      chosen = lambda name: name.split("/")[0] in parts
-      expected = {name: value for name, value in expected.items() if chosen(name)}
-      arrays = {name: value for name, value in arrays.items() if chosen(name)}
+      expected = {name: value for name, value in expected.items() if part_of(name) in parts}
+      arrays = {name: value for name, value in arrays.items() if part_of(name) in parts}
     if sorted(arrays) != sorted(expected):
       raise ModelError("saved weights do not match the model's architecture")
     for name, value in expected.items():
