@@ -230,3 +230,27 @@ def test_compress_and_decompress_folders(trained_model_dir, tmp_path):
   one_line_error(result, "compressor compress", "a.png.cmpr exists, and 1 more; pass --overwrite")
   assert result.stdout == ""
   assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+
+
+def test_commands_import_with_the_collector_paused_and_leave_it_running():
+  # The CLI pauses the cyclic garbage collector while TensorFlow imports and freezes what the
+  # imports made (docs/speed.md): afterwards the collector must run again, also when the import
+  # fails, and the imported objects must be out of its passes.
+  script = (
+      "import gc, sys\n"
+      "from compressor.cli import _import_command\n"
+      "before = gc.get_freeze_count()\n"
+      "_import_command('compressor.cli.decompress')\n"
+      "assert gc.isenabled(), 'collector left off'\n"
+      "assert 'tensorflow' in sys.modules and gc.get_freeze_count() > before + 100000\n"
+      "try:\n"
+      "  _import_command('compressor.cli.no_such_command')\n"
+      "except ModuleNotFoundError:\n"
+      "  assert gc.isenabled(), 'collector left off after a failed import'\n"
+      "else:\n"
+      "  raise AssertionError('no error')\n"
+      "print('ok')\n")
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip() == "ok"
