@@ -10,13 +10,15 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 from PIL import Image
 
+from compressor.errors import CompressorError
 from compressor.nn.config import ModelConfig
 from compressor.nn.registry import create_model
-from compressor.tools.speed import benchmark_images, transform_flops
+from compressor.tools.speed import benchmark, benchmark_images, transform_flops
 from conftest import photo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,12 +75,21 @@ def test_the_default_images_are_astronaut_mirrored_out(tmp_path):
 
 def test_benchmark_script_writes_the_report(seeded_model_dir, tmp_path):
   output = tmp_path / "speed.json"
+  # A baseline checkout whose commands only say that they ran: its code, not the working
+  # directory's nor the installed one, must be what the baseline's processes run.
+  baseline = tmp_path / "baseline"
+  (baseline / "compressor").mkdir(parents=True)
+  (baseline / "compressor" / "__init__.py").write_text("")
+  (baseline / "compressor" / "__main__.py").write_text(
+      "import os, sys\n"
+      "with open(os.path.join(os.path.dirname(__file__), 'ran'), 'a') as f:\n"
+      "  f.write(sys.argv[1] + '\\n')\n")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COMPRESSOR_MODEL_PATH="")
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, "scripts", "benchmark_speed.py"),
        "--model", seeded_model_dir, "--sizes=64x48,40x24", "--repeats=1", "--cold_repeats=1",
-       "--matmul_size=64", f"--output_json={output}"],
-      capture_output=True, text=True, env=env, timeout=300)
+       "--matmul_size=64", f"--output_json={output}", f"--baseline_checkout={baseline}"],
+      capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
   assert result.returncode == 0, result.stderr
   assert "| astronaut-40x24 | decode (synthesis) |" in result.stdout
   report = json.loads(output.read_text())
@@ -96,5 +107,18 @@ def test_benchmark_script_writes_the_report(seeded_model_dir, tmp_path):
   assert max(report["tracing_counts"].values()) == 1 and not report["retraced"]
   cold = report["cold_start"]
   assert cold["image"] == "astronaut-64x48"
-  assert min(cold["import_seconds"], cold["compress_seconds"], cold["decompress_seconds"],
-             cold["warm_encode_seconds"], cold["warm_decode_seconds"]) > 0
+  assert (baseline / "compressor" / "ran").read_text().split() == ["compress", "decompress"]
+  runs = ("import", "import_without_teardown", "compress", "decompress", "baseline_compress",
+          "baseline_decompress")
+  assert min([cold[f"{run}_seconds"] for run in runs] + [cold[f"{run}_cpu_seconds"] for run in runs]
+             + [cold["warm_encode_seconds"], cold["warm_decode_seconds"]]) > 0
+  # Each command's figures are shown beside the bare imports', with its excess.
+  row = next(line for line in result.stdout.splitlines() if "`compressor compress`" in line)
+  excess = cold["compress_seconds"] - cold["import_seconds"]
+  assert f"{cold['compress_seconds']:.2f} ({excess:+.2f})" in row
+  assert f"`compressor decompress` of {baseline}" in result.stdout
+
+
+def test_a_baseline_without_the_package_is_refused_before_any_timing(tmp_path):
+  with pytest.raises(CompressorError, match="holds no compressor package"):
+    benchmark(str(tmp_path), [], baseline_checkout=str(tmp_path))

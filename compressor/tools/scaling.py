@@ -1,5 +1,6 @@
 """How time and peak memory of coding grow with the image: each run in a fresh process."""
 
+import collections
 import math
 import os
 import subprocess
@@ -14,6 +15,7 @@ from compressor.coding.container import bits_per_pixel
 from compressor.errors import CompressorError
 
 __all__ = [
+    "CommandRun",
     "make_large_photo",
     "measure_command",
     "measure_sizes",
@@ -40,29 +42,36 @@ def make_large_photo(path, megapixels, source):
   return width, height
 
 
-# Runs a command and prints its peak RSS. A child forked from a large process
+CommandRun = collections.namedtuple("CommandRun", ["seconds", "peak_bytes", "cpu_seconds"])
+CommandRun.__doc__ = "Wall seconds, peak resident memory and user + system CPU seconds of a run."
+
+# Runs a command and prints its peak RSS and CPU time. A child forked from a large process
 # (pytest, with TensorFlow loaded) reports the parent's pages as its own peak,
 # so the command is started from this small process instead.
 _PROBE = ("import os, subprocess, sys\n"
           "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
           "_, status, usage = os.wait4(child.pid, 0)\n"
-          "print(usage.ru_maxrss)\n"
+          "print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)\n"
           "sys.exit(os.waitstatus_to_exitcode(status))\n")
 
 
-def measure_command(command):
-  """(wall seconds, peak resident memory in bytes) of a command run to completion.
+def measure_command(command, env=None, cwd=None):
+  """The CommandRun of a command run to completion (memory in bytes).
 
-  A failing command raises CompressorError with its last line of stderr.
+  `env` adds to (or overrides) this process's environment; `cwd` is the
+  command's working directory. A failing command raises CompressorError with
+  its last line of stderr.
   """
   start = time.monotonic()
   result = subprocess.run([sys.executable, "-c", _PROBE, *command], capture_output=True,
-                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+                          text=True, cwd=cwd,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {})))
   seconds = time.monotonic() - start
   if result.returncode != 0:
     lines = result.stderr.strip().splitlines() or ["no output"]
     raise CompressorError(f"{' '.join(command)} failed: {lines[-1]}")
-  return seconds, int(result.stdout.split()[-1]) * 1024  # Linux reports kilobytes.
+  peak_kilobytes, cpu_seconds = result.stdout.split()[-2:]  # Linux reports kilobytes.
+  return CommandRun(seconds, int(peak_kilobytes) * 1024, float(cpu_seconds))
 
 
 def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
@@ -85,9 +94,9 @@ def measure_sizes(megapixel_sizes, source, work_dir, model=None, tile_size=None,
       tile_flags = [] if tiles is None else ["--tile_size", str(tiles)]
       common = ["--overwrite", "--max_pixels", str(pixels), *model_flags, *tile_flags]
       coded, decoded = image + ".cmpr", image + ".decoded.png"
-      encode_seconds, encode_memory = measure_command(
+      encode_seconds, encode_memory, _ = measure_command(
           command_line("compress", *common, image, coded))
-      decode_seconds, decode_memory = measure_command(
+      decode_seconds, decode_memory, _ = measure_command(
           command_line("decompress", *common, coded, decoded))
       row = {"megapixels": pixels / 1e6, "width": width, "height": height,
              "tiled": tiles != 0, "bpp": bits_per_pixel(os.path.getsize(coded), width, height),

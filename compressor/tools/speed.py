@@ -146,37 +146,59 @@ def _time_codecs(model, pixels, repeats):
   return results
 
 
-def _cold_start(model_dir, pixels, repeats):
-  """Median seconds of compress and decompress in fresh processes, and of the imports alone.
+def _cold_start(model_dir, pixels, repeats, baseline_checkout=None):
+  """Medians of wall and CPU seconds of compress and decompress in fresh processes, and of the
+  imports alone; with `baseline_checkout`, of the commands with that checkout's code too.
 
-  Interleaved, so that what else the machine does weighs on all three alike.
-  The imports are TensorFlow's and tensorflow-compression's, which any
-  command needs; the rest of a command's time is the codec's own.
+  Interleaved, so that what else the machine does weighs on all alike. The imports are
+  TensorFlow's and tensorflow-compression's, which any command needs; the rest of a command's
+  time is the codec's own. The bare imports are timed twice: as a whole process, and ending in
+  `os._exit`, without the interpreter's teardown, which after these imports alone takes most
+  of a second here but which a command pays far less of (docs/speed.md). Every process starts
+  in a temporary directory: Python puts the working directory first on the import path, which
+  would let a checkout there stand in for the baseline.
   """
-  times = {"import": [], "compress": [], "decompress": []}
+  imports = "import tensorflow, tensorflow_compression"
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "image.png")
     Image.fromarray(pixels).save(path)
-    commands = {
-        "import": [sys.executable, "-c", "import tensorflow, tensorflow_compression"],
-        "compress": command_line("compress", "--overwrite", "--model", model_dir, path,
-                                 path + ".cmpr"),
-        "decompress": command_line("decompress", "--overwrite", "--model", model_dir,
-                                   path + ".cmpr", path + ".decoded.png"),
+    runs = {  # name: (command, extra environment)
+        "import": ([sys.executable, "-c", imports], None),
+        "import_without_teardown": ([sys.executable, "-c", f"{imports}, os; os._exit(0)"], None),
     }
+    codes = {"": None}
+    if baseline_checkout is not None:
+      codes["baseline_"] = {"PYTHONPATH": os.path.abspath(baseline_checkout)}
+    for prefix, env in codes.items():
+      coded = os.path.join(directory, f"{prefix}image.cmpr")
+      runs[f"{prefix}compress"] = (command_line("compress", "--overwrite", "--model", model_dir,
+                                                path, coded), env)
+      runs[f"{prefix}decompress"] = (command_line("decompress", "--overwrite", "--model",
+                                                  model_dir, coded, coded + ".png"), env)
+    measured = {name: [] for name in runs}
     for _ in range(repeats):
-      for name, command in commands.items():
-        times[name].append(measure_command(command)[0])
-  return {f"{name}_seconds": float(np.median(values)) for name, values in times.items()}
+      for name, (command, env) in runs.items():
+        measured[name].append(measure_command(command, env=env, cwd=directory))
+  medians = {}
+  for name, values in measured.items():
+    medians[f"{name}_seconds"] = float(np.median([run.seconds for run in values]))
+    medians[f"{name}_cpu_seconds"] = float(np.median([run.cpu_seconds for run in values]))
+  return medians
 
 
-def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
+def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3,
+              baseline_checkout=None):
   """Measures everything the speed report shows; returns it as a JSON-ready dict.
 
   Every time is the median of `repeats` runs after an untimed one, which
   traces the model's graphs on the first image and warms caches on the others.
-  The cold start (`cold_repeats` fresh processes) codes the first image.
+  The cold start (`cold_repeats` fresh processes) codes the first image, also
+  with the code of `baseline_checkout` (a directory holding the compressor
+  package, e.g. a `git worktree` of an earlier commit) if given.
   """
+  if baseline_checkout is not None and not os.path.isfile(
+      os.path.join(baseline_checkout, "compressor", "__init__.py")):
+    raise CompressorError(f"baseline checkout {baseline_checkout} holds no compressor package")
   load_average = os.getloadavg()[0]
   model = load_model(model_dir)
   rate = matmul_rate(matmul_size, repeats)
@@ -194,7 +216,7 @@ def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
                      measured_over_bound={k: measured[k] / bound[k] for k in flops}))
   counts = tracing_counts(model)
   logging.info("cold start: %d fresh processes", cold_repeats)
-  cold = _cold_start(model_dir, images[0][1], cold_repeats)
+  cold = _cold_start(model_dir, images[0][1], cold_repeats, baseline_checkout)
   return dict(
       model=dict(name=model.model_name, fingerprint=model.fingerprint.hex(),
                  config=model.config.to_dict()),
@@ -205,7 +227,8 @@ def benchmark(model_dir, images, repeats=5, matmul_size=2048, cold_repeats=3):
       images=rows,
       tracing_counts=counts,
       retraced=any(count > 1 for count in counts.values()),
-      cold_start=dict(image=images[0][0], repeats=cold_repeats, **cold,
+      cold_start=dict(image=images[0][0], repeats=cold_repeats,
+                      baseline_checkout=baseline_checkout, **cold,
                       warm_encode_seconds=rows[0]["codecs"]["compressor"]["encode_seconds"],
                       warm_decode_seconds=rows[0]["codecs"]["compressor"]["decode_seconds"]))
 
@@ -232,17 +255,27 @@ def format_report(report):
                    f"| {row['bound_seconds'][step]:.3g} | {measured:.3g} "
                    f"| {row['measured_over_bound'][step]:.1f} |")
   cold = report["cold_start"]
-  imports = cold["import_seconds"]
   traced = ", ".join(f"{k} {v}" for k, v in report["tracing_counts"].items() if v)
   lines += ["", f"Cold start on {cold['image']} (median of {cold['repeats']} fresh processes):",
-            "", "| | seconds |", "| --- | --- |",
-            f"| `import tensorflow, tensorflow_compression` | {cold['import_seconds']:.2f} |",
-            f"| `compressor compress`: imports, model load, first trace, coding | "
-            f"{cold['compress_seconds']:.2f} (+{cold['compress_seconds'] - imports:.2f}) |",
-            f"| `compressor decompress`: the same, decoding and writing the PNG | "
-            f"{cold['decompress_seconds']:.2f} (+{cold['decompress_seconds'] - imports:.2f}) |",
-            f"| warm encode, decode | {cold['warm_encode_seconds']:.3g}, "
-            f"{cold['warm_decode_seconds']:.3g} |", "",
+            "", "| | wall (s) | CPU (s) |", "| --- | --- | --- |"]
+  rows = (("import", "`import tensorflow, tensorflow_compression`"),
+          ("import_without_teardown", "the same, ending in `os._exit(0)`"),
+          ("compress", "`compressor compress`: imports, model load, first trace, coding"),
+          ("decompress", "`compressor decompress`: the same, decoding and writing the PNG"))
+  if cold["baseline_checkout"] is not None:
+    rows += (("baseline_compress", f"`compressor compress` of {cold['baseline_checkout']}"),
+             ("baseline_decompress", f"`compressor decompress` of {cold['baseline_checkout']}"))
+  for name, text in rows:
+    wall, cpu = cold[f"{name}_seconds"], cold[f"{name}_cpu_seconds"]
+    # A command's own cost: beyond the bare imports' whole process.
+    if name.endswith("compress"):
+      wall_text = f"{wall:.2f} ({wall - cold['import_seconds']:+.2f})"
+      cpu_text = f"{cpu:.2f} ({cpu - cold['import_cpu_seconds']:+.2f})"
+    else:
+      wall_text, cpu_text = f"{wall:.2f}", f"{cpu:.2f}"
+    lines.append(f"| {text} | {wall_text} | {cpu_text} |")
+  lines += [f"| warm encode, decode | {cold['warm_encode_seconds']:.3g}, "
+            f"{cold['warm_decode_seconds']:.3g} | |", "",
             f"Graphs traced: {traced}" + (" (RETRACED)" if report["retraced"] else
                                            " (once each, for every image size)")]
   return lines
