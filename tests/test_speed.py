@@ -87,8 +87,10 @@ def test_benchmark_script_writes_the_report(seeded_model_dir, tmp_path):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", COMPRESSOR_MODEL_PATH="")
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, "scripts", "benchmark_speed.py"),
-       "--model", seeded_model_dir, "--sizes=64x48,40x24", "--repeats=1", "--cold_repeats=1",
-       "--matmul_size=64", f"--output_json={output}", f"--baseline_checkout={baseline}"],
+       # A relative model path, though the timed processes start in another directory.
+       "--model", os.path.relpath(seeded_model_dir, ROOT), "--sizes=64x48,40x24",
+       "--repeats=1", "--cold_repeats=1", "--matmul_size=64", f"--output_json={output}",
+       f"--baseline_checkout={baseline}"],
       capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
   assert result.returncode == 0, result.stderr
   assert "| astronaut-40x24 | decode (synthesis) |" in result.stdout

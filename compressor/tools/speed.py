@@ -159,6 +159,7 @@ def _cold_start(model_dir, pixels, repeats, baseline_checkout=None):
   would let a checkout there stand in for the baseline.
   """
   imports = "import tensorflow, tensorflow_compression"
+  model_dir = os.path.abspath(model_dir)  # the processes start elsewhere
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "image.png")
     Image.fromarray(pixels).save(path)
