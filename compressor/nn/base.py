@@ -249,7 +249,8 @@ class CodecModel(tf.keras.Model):
         raise ModelError(f"this model has no part {', '.join(unknown)}; "
                          f"its parts are {', '.join(known)}")
       part_of = lambda name: name.split("/")[0]
-      missing = [part for part in parts if part not in {part_of(name) for name in arrays}]
+      saved_parts = {part_of(name) for name in arrays}
+      missing = [part for part in parts if part not in saved_parts]
       if missing:
         raise ModelError(f"the saved weights have no part {', '.join(missing)}")
       expected = {name: value for name, value in expected.items() if part_of(name) in parts}
