@@ -78,6 +78,44 @@ def test_training_path_rounds_straight_through():
   assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients)
 
 
+def test_gain_scales_the_variables_not_the_integers():
+  rng = np.random.default_rng(2)
+  inputs = rng.integers(0, 256, (1, 4, 5, 3)).astype(np.float32)
+  plain = integer.IntegerConv(4, 3, input_bits=4, output_bits=0, bias_initializer="ones")
+  gained = integer.IntegerConv(4, 3, input_bits=4, output_bits=0, bias_initializer="ones",
+                               gain_bits=3)
+  plain.build(inputs.shape)
+  gained.build(inputs.shape)
+  # Initialized alike in the output's units: the gained variables are 8 times smaller.
+  np.testing.assert_allclose(gained.bias.numpy(), plain.bias.numpy() / 8)
+  assert np.std(gained.kernel.numpy()) < np.std(plain.kernel.numpy()) / 4
+  kernel = rng.normal(0, 1.0, plain.kernel.shape).astype(np.float32)
+  plain.kernel.assign(kernel)
+  gained.kernel.assign(kernel / 8)
+  for exact in (True, False):
+    for a, b in zip(plain.integer_weights(exact), gained.integer_weights(exact)):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+  np.testing.assert_array_equal(plain(inputs, exact=True).numpy(),
+                                gained(inputs, exact=True).numpy())
+  # One Adam step moves every variable by about the learning rate: the gained layer's
+  # outputs, before rounding (inputs at 4 fractional bits), move about 8 times as far.
+  def mean_output(layer):
+    gain = 2.0 ** layer.gain_bits
+    return float(tf.reduce_mean(tf.nn.conv2d(inputs, layer.kernel * gain, 1, "SAME") / 16 +
+                                layer.bias * gain))
+  moves = []
+  for layer in (plain, gained):
+    before = mean_output(layer)
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(layer(inputs, exact=False))
+    variables = [layer.kernel, layer.bias]
+    tf.keras.optimizers.Adam(0.01).apply_gradients(zip(tape.gradient(loss, variables),
+                                                       variables))
+    moves.append(before - mean_output(layer))
+  assert moves[0] > 0
+  assert moves[1] == pytest.approx(8 * moves[0], rel=1e-3)
+
+
 def test_transform_outputs_indexes_and_means_on_their_grids():
   transform = IntegerHyperSynthesisTransform(8, 5, 64, predicts_means=True, initial_index=19.5)
   side = tf.constant(np.random.default_rng(1).integers(-3, 4, (1, 2, 3, 8)), tf.float32)

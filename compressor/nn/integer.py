@@ -60,10 +60,14 @@ class IntegerConv(tf.keras.layers.Layer):
   `bias_initializer` sets the bias in the output's units, before scaling.
   `call(x, exact=True)` computes in float64 integers, the same on every
   machine; `exact=False` is the float32 straight-through version for training.
+  With `gain_bits` g the trained variables hold the kernel and bias divided by
+  2^g: training (Adam moves each variable by about the learning rate) moves
+  the layer's outputs 2^g times as fast. Multiplying by a power of two is exact
+  in float32, so the integers stay the same on every machine.
   """
 
   def __init__(self, filters, kernel_size, upsample=1, input_bits=0, output_bits=0,
-               low=None, high=None, bias_initializer="zeros", **kwargs):
+               low=None, high=None, bias_initializer="zeros", gain_bits=0, **kwargs):
     super().__init__(**kwargs)
     self.filters = int(filters)
     self.kernel_size = int(kernel_size)
@@ -72,17 +76,21 @@ class IntegerConv(tf.keras.layers.Layer):
     self.output_bits = int(output_bits)
     self.low, self.high = low, high
     self.bias_initializer = tf.keras.initializers.get(bias_initializer)
+    self.gain_bits = int(gain_bits)
 
   def build(self, input_shape):
     channels = int(input_shape[-1])
     if self.kernel_size ** 2 * channels > _MAX_TERMS:
       raise ValueError(f"{self.kernel_size}x{self.kernel_size}x{channels} terms a sum could "
                        "exceed the integers float64 holds exactly")
+    gain = 2.0 ** self.gain_bits
     self.kernel = self.add_weight(
         "kernel", (self.kernel_size, self.kernel_size, channels, self.filters),
         initializer=tf.keras.initializers.VarianceScaling(
-            scale=1.0, mode="fan_in" if self.upsample == 1 else "fan_out"))
-    self.bias = self.add_weight("bias", (self.filters,), initializer=self.bias_initializer)
+            scale=gain ** -2, mode="fan_in" if self.upsample == 1 else "fan_out"))
+    self.bias = self.add_weight(
+        "bias", (self.filters,),
+        initializer=lambda *args, **kwargs: self.bias_initializer(*args, **kwargs) / gain)
     super().build(input_shape)
 
   def integer_weights(self, exact):
@@ -91,8 +99,8 @@ class IntegerConv(tf.keras.layers.Layer):
       rounding = lambda x: tf.floor(x + 0.5)
     else:
       rounding = round_st
-    kernel = rounding(self.kernel * 2.0 ** WEIGHT_BITS)
-    bias = rounding(self.bias * 2.0 ** (WEIGHT_BITS + self.input_bits))
+    kernel = rounding(self.kernel * 2.0 ** (WEIGHT_BITS + self.gain_bits))
+    bias = rounding(self.bias * 2.0 ** (WEIGHT_BITS + self.gain_bits + self.input_bits))
     return (tf.clip_by_value(kernel, -_MAX_WEIGHT, _MAX_WEIGHT),
             tf.clip_by_value(bias, -_MAX_BIAS, _MAX_BIAS))
 
@@ -125,4 +133,5 @@ class IntegerConv(tf.keras.layers.Layer):
     return dict(super().get_config(), filters=self.filters, kernel_size=self.kernel_size,
                 upsample=self.upsample, input_bits=self.input_bits,
                 output_bits=self.output_bits, low=self.low, high=self.high,
-                bias_initializer=tf.keras.initializers.serialize(self.bias_initializer))
+                bias_initializer=tf.keras.initializers.serialize(self.bias_initializer),
+                gain_bits=self.gain_bits)
