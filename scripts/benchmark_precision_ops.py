@@ -5,8 +5,9 @@
 Times a forward and backward pass of each op (inputs and kernel cast to the precision, the
 loss and gradient in float32), float32 and bfloat16 interleaved, and prints the medians and
 float32 / bfloat16. On CPUs with AMX (Intel Xeon since Sapphire Rapids) oneDNN runs bfloat16
-convolutions in the matrix units; `--precision bfloat16` of `compressor train` instead lets
-TensorFlow's graph rewrite choose the ops, which can be slower (docs/training.md).
+convolutions in the matrix units. The "EXPLICIT" and "pad + VALID" rows are the two ways
+tfc.SignalConv2D pads with zeros (use_explicit=True, its default, or False, which the
+analysis and synthesis transforms use: docs/training.md, "Training speed").
 """
 
 import statistics
@@ -23,11 +24,19 @@ FLAGS = flags.FLAGS
 
 
 def _ops(tf, batch, size, channels):
+  pad = [[0, 0], [2, 2], [2, 2], [0, 0]]
   return {
       "conv 5x5": lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"),
       "conv 5x5 stride 2": lambda x, k: tf.nn.conv2d(x, k, 2, "SAME"),
+      "conv 5x5 stride 2, EXPLICIT": lambda x, k: tf.nn.conv2d(x, k, 2, pad),
+      "conv 5x5 stride 2, pad + VALID": lambda x, k: tf.nn.conv2d(tf.pad(x, pad), k, 2,
+                                                                  "VALID"),
       "transposed conv 5x5 stride 2": lambda x, k: tf.nn.conv2d_transpose(
           x, k, (batch, 2 * size, 2 * size, channels), 2, "SAME"),
+      "transposed, EXPLICIT": lambda x, k: tf.nn.conv2d_transpose(
+          x, k, (batch, 2 * size, 2 * size, channels), 2, [[0, 0], [2, 1], [2, 1], [0, 0]]),
+      "transposed, VALID + crop": lambda x, k: tf.nn.conv2d_transpose(
+          x, k, (batch, 2 * size + 3, 2 * size + 3, channels), 2, "VALID")[:, 2:-1, 2:-1],
       "GDN-like 1x1 normalization": lambda x, k: x * tf.math.rsqrt(
           1.0 + tf.nn.conv2d(x * x, tf.abs(k[2:3, 2:3]), 1, "SAME")),
   }
@@ -54,14 +63,14 @@ def main(argv):
       times.append(time.perf_counter() - start)
     return times
 
-  print(f"{'op':30} {'float32 (ms)':>12} {'bfloat16 (ms)':>13} {'float32/bfloat16':>17}")
+  print(f"{'op':32} {'float32 (ms)':>12} {'bfloat16 (ms)':>13} {'float32/bfloat16':>17}")
   for name, op in _ops(tf, FLAGS.batch, FLAGS.size, FLAGS.channels).items():
     times = {tf.float32: [], tf.bfloat16: []}
     for _ in range(3):
       for dtype, found in times.items():
         found += seconds(op, dtype)
     full, half = (1e3 * statistics.median(times[d]) for d in (tf.float32, tf.bfloat16))
-    print(f"{name:30} {full:12.1f} {half:13.1f} {full / half:17.2f}")
+    print(f"{name:32} {full:12.1f} {half:13.1f} {full / half:17.2f}")
 
 
 if __name__ == "__main__":

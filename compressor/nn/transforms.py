@@ -157,6 +157,14 @@ def build_for_shape(layer, input_shape, initialize=True):
   return input_shape
 
 
+# Padding of the analysis and synthesis convolutions: zeros added by tf.pad, then a VALID
+# convolution (use_explicit=False). The same sums as SignalConv2D's default EXPLICIT padding,
+# which oneDNN computes more slowly: a training step 6% slower in float32, ten times slower
+# in bfloat16 (docs/training.md, "Training speed"). The float hyper-synthesis keeps the
+# default: decoders recompute its outputs, and files made before must decode the same.
+_PADDING = dict(padding="same_zeros", use_explicit=False)
+
+
 @tf.keras.utils.register_keras_serializable(package="compressor")
 class AnalysisTransform(_ConfiguredSequential):
   """Maps an image in [0, 1] to latents: conv + normalization (GDN) stages, the last linear."""
@@ -172,8 +180,7 @@ class AnalysisTransform(_ConfiguredSequential):
     for i, (kernel, stride) in enumerate(zip(kernel_sizes, strides)):
       self.add(tfc.SignalConv2D(
           latent_channels if i == last else num_filters, (kernel, kernel),
-          corr=True, strides_down=stride, padding="same_zeros",
-          use_bias=i != last, name=f"conv_{i}",
+          corr=True, strides_down=stride, use_bias=i != last, name=f"conv_{i}", **_PADDING,
           activation=None if i == last else _normalization(
               normalization, inverse=False, name=f"norm_{i}", channels=num_filters)))
 
@@ -194,8 +201,7 @@ class SynthesisTransform(_ConfiguredSequential):
     for i, (kernel, stride) in enumerate(stages):
       self.add(tfc.SignalConv2D(
           image_channels if i == last else num_filters, (kernel, kernel),
-          corr=False, strides_up=stride, padding="same_zeros", use_bias=True,
-          name=f"conv_{i}",
+          corr=False, strides_up=stride, use_bias=True, name=f"conv_{i}", **_PADDING,
           activation=None if i == last else _normalization(
               normalization, inverse=True, name=f"norm_{i}", channels=num_filters)))
 

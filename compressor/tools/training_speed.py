@@ -63,9 +63,8 @@ def bare_loop_main(argv):
   from compressor.nn.loss import rate_distortion_loss
   from compressor.nn.registry import create_model
   from compressor.training.data import cached_training_dataset, decode_for_cache, list_images
+  from compressor.training.precision import training_precision
   model_config, config = train_cli.configs_from_flags()
-  tf.config.optimizer.set_experimental_options(
-      {"auto_mixed_precision_onednn_bfloat16": config.precision == "bfloat16"})
   images = decode_for_cache(list_images(config.train_glob), config.patch_size)
   crops = cached_training_dataset(images, config.patch_size, config.batch_size, seed=0)
   batches = [tf.constant(b) for b in crops.take(16).as_numpy_iterator()]
@@ -75,7 +74,7 @@ def bare_loop_main(argv):
 
   @tf.function
   def train_step(batch):
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, training_precision(model, config.precision):
       reconstructions, bits = model(batch, training=True)
       loss, _, _ = rate_distortion_loss(batch, reconstructions, bits, config.lmbda)
     gradients = tape.gradient(loss, model.trainable_variables)

@@ -22,6 +22,7 @@ from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
 from compressor.progress import Pace, format_duration
 from compressor.training.averaging import WeightAverage
+from compressor.training.precision import PRECISIONS, training_precision
 from compressor.training.data import (
   cached_training_dataset,
   decode_for_cache,
@@ -32,14 +33,11 @@ from compressor.training.data import (
 )
 from compressor.training.distribution import STRATEGIES, Distribution
 
-__all__ = ["PRECISIONS", "QUANTIZATIONS", "STRATEGIES", "TrainingConfig",
+__all__ = ["QUANTIZATIONS", "STRATEGIES", "TrainingConfig",
            "resolve_model_config", "train"]
 
 TRAIN_CONFIG_FILE = "train_config.json"
 CHECKPOINT_DIR = "checkpoints"
-# bfloat16 lets oneDNN's graph rewrite run convolutions and matmuls in bfloat16 on CPUs
-# that have it; ops it deems unsafe (exp, log, the entropy models' sums) stay float32.
-PRECISIONS = ("float32", "bfloat16")
 # What the synthesis sees in training: the latents plus uniform noise, as the rate does, or
 # (mixed) the latents rounded as the coder rounds them, with a straight-through gradient.
 QUANTIZATIONS = ("noise", "mixed")
@@ -202,8 +200,6 @@ class _Trainer:
     if config.quantization not in QUANTIZATIONS:
       raise TrainingError(f"unknown quantization {config.quantization!r}; choose one of "
                           f"{', '.join(QUANTIZATIONS)}")
-    tf.config.optimizer.set_experimental_options(
-        {"auto_mixed_precision_onednn_bfloat16": config.precision == "bfloat16"})
     self.steps_before = _steps_before(model_dir, config.init_from, config.init_parts)
     if config.seed is not None:
       # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
@@ -252,7 +248,7 @@ class _Trainer:
 
   def _replica_step(self, images):
     """One replica's part of a step, on its share of the global batch."""
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, training_precision(self.model, self.config.precision):
       reconstructions, bits = self.model(images, training=True,
                                          rounding_offsets=self.rounding_offsets)
       loss, bpp, mse = rate_distortion_loss(images, reconstructions, bits, self.config.lmbda)
