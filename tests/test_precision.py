@@ -1,9 +1,10 @@
-"""bfloat16 training: the hidden convolutions compute in bfloat16; the rest, and exports, in float32."""
+"""bfloat16 training: hidden convolutions in bfloat16; the rest, and exports, in float32."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
+from test_training import config, real_loss
 
 from compressor.coding.store import load_model
 from compressor.nn.loss import rate_distortion_loss
@@ -11,7 +12,6 @@ from compressor.nn.registry import create_model
 from compressor.training import trainer as training
 from compressor.training.precision import training_precision
 from conftest import TINY, photo
-from test_training import config, real_loss
 
 
 def convolutions(model):

@@ -1,4 +1,4 @@
-"""Training precision: the transforms' hidden convolutions in bfloat16, everything else in float32."""
+"""Training precision: hidden transform convolutions in bfloat16, the rest in float32."""
 
 import contextlib
 

@@ -22,7 +22,6 @@ from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
 from compressor.progress import Pace, format_duration
 from compressor.training.averaging import WeightAverage
-from compressor.training.precision import PRECISIONS, training_precision
 from compressor.training.data import (
   cached_training_dataset,
   decode_for_cache,
@@ -32,6 +31,7 @@ from compressor.training.data import (
   training_dataset,
 )
 from compressor.training.distribution import STRATEGIES, Distribution
+from compressor.training.precision import PRECISIONS, training_precision
 
 __all__ = ["QUANTIZATIONS", "STRATEGIES", "TrainingConfig",
            "resolve_model_config", "train"]
