@@ -409,6 +409,51 @@ def test_validation_measures_the_exported_weights_on_whole_images(photo_dir, tmp
   assert values[3, "loss"] != values[4, "loss"]
 
 
+def checkpoint_learning_rate(path):
+  reader = tf.train.load_checkpoint(path)
+  keys = [k for k in reader.get_variable_to_shape_map()
+          if k.startswith("optimizer/") and "learning_rate" in k]
+  assert len(keys) == 1, keys
+  return float(reader.get_tensor(keys[0]))
+
+
+def test_learning_rate_decays_for_the_last_fraction_of_the_steps(photo_dir, tmp_path):
+  model_dir = str(tmp_path / "decay")
+  train(model_dir, TINY, config(photo_dir, steps=10, lr_decay_fraction=0.3,
+                                lr_decay_factor=0.1))
+  # Steps 0-6 at the learning rate, 7-9 (the last 30%) at a tenth of it.
+  values = summaries(os.path.join(model_dir, "logs", "train"))
+  assert values[5, "learning_rate"] == pytest.approx(1e-3)
+  assert values[10, "learning_rate"] == pytest.approx(1e-4)
+  checkpoints = os.path.join(model_dir, "checkpoints")
+  assert checkpoint_learning_rate(os.path.join(checkpoints, "ckpt-5")) == pytest.approx(1e-3)
+  assert checkpoint_learning_rate(os.path.join(checkpoints, "ckpt-10")) == pytest.approx(1e-4)
+  # A resumed run past the decay's start trains at the decayed rate from its first step.
+  train(model_dir, TINY, config(photo_dir, steps=12, lr_decay_fraction=0.3,
+                                lr_decay_factor=0.1))
+  assert checkpoint_learning_rate(os.path.join(checkpoints, "ckpt-12")) == pytest.approx(1e-4)
+
+
+def test_learning_rate_decay_starts_at_the_time_budgets_last_fraction():
+  settings = dict(train_glob="unused", lmbda=LAMBDA, steps=10**8,
+                  max_minutes=10, lr_decay_fraction=0.2)
+  schedule = training._DecaySchedule(TrainingConfig(**settings), deadline=1000.0)
+  # 10 minutes, the last 2 of them (120 s) decayed: from 880 s on.
+  assert not schedule.due(step=5, now=879.9)
+  assert schedule.due(step=5, now=880.0)
+  assert not training._DecaySchedule(TrainingConfig(**settings), deadline=None).due(5, 1e9)
+  off = dict(settings, lr_decay_fraction=0.0)
+  assert not training._DecaySchedule(TrainingConfig(**off), deadline=1000.0).due(10**8, 1e9)
+
+
+@pytest.mark.parametrize("fraction, factor", [(1.0, 0.1), (-0.1, 0.1), (0.2, 0.0), (0.2, 2.0)])
+def test_learning_rate_decay_refuses_settings_out_of_range(photo_dir, tmp_path, fraction,
+                                                          factor):
+  with pytest.raises(TrainingError, match="learning-rate decay"):
+    train(str(tmp_path / "run"), TINY, config(photo_dir, lr_decay_fraction=fraction,
+                                               lr_decay_factor=factor))
+
+
 def test_ema_export_saves_the_average_and_resumes_it(photo_dir, tmp_path):
   model_dir = str(tmp_path / "ema")
   train(model_dir, TINY, config(photo_dir, steps=6, ema_decay=0.9))

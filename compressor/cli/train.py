@@ -49,6 +49,12 @@ flags.DEFINE_float("clip_norm", 0.0, "Clip gradients to this global norm (0: off
 flags.DEFINE_float("ema_decay", 0.0, "Decay of an exponential moving average of the weights, "
                    "which validation measures and the export saves (0: off; e.g. 0.999).",
                    lower_bound=0.0, upper_bound=0.99999)
+flags.DEFINE_float("lr_decay_fraction", 0.0, "For this last fraction of the run (of --steps, "
+                   "or of --max_minutes, whichever ends it first) train at the learning rate "
+                   "times --lr_decay_factor (0: off; e.g. 0.15).", lower_bound=0.0,
+                   upper_bound=0.99)
+flags.DEFINE_float("lr_decay_factor", 0.1, "Factor of the learning rate in the decay that "
+                   "--lr_decay_fraction sets.", lower_bound=1e-6, upper_bound=1.0)
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
 flags.DEFINE_integer("log_every", 100, "Steps between progress lines and summaries.")
 flags.DEFINE_string("validation_glob", "", "Glob of validation images (hard quantization).")
@@ -117,7 +123,8 @@ def configs_from_flags():
       seed=FLAGS.seed, init_from=FLAGS.init_from, init_parts=tuple(FLAGS.init_parts),
       max_minutes=FLAGS.max_minutes,
       strategy=FLAGS.strategy, cache_mb=FLAGS.cache_mb, precision=FLAGS.precision,
-      ema_decay=FLAGS.ema_decay, quantization=FLAGS.quantization)
+      ema_decay=FLAGS.ema_decay, quantization=FLAGS.quantization,
+      lr_decay_fraction=FLAGS.lr_decay_fraction, lr_decay_factor=FLAGS.lr_decay_factor)
   return model_config, config
 
 

@@ -131,13 +131,13 @@ class Distribution:
       for s, handler in previous.items():
         signal.signal(s, handler)
 
-  def shared_stop(self, out_of_time):
-    """(stop, out_of_time) of any worker: one worker's reason to stop is every worker's.
+  def shared_stop(self, *flags):
+    """(stop, *flags), each true if it is on any worker: one worker's reason is every worker's.
 
     Only multi-worker runs pay for the all-reduce before every step; in one
     process the local flags are everyone's.
     """
+    local = (self.stop_requested, *flags)
     if not self.multi_worker:
-      return self.stop_requested, out_of_time
-    shared = self.sum_over_replicas([self.stop_requested, out_of_time]) > 0
-    return bool(shared[0]), bool(shared[1])
+      return tuple(bool(flag) for flag in local)
+    return tuple(bool(flag) for flag in self.sum_over_replicas(list(local)) > 0)

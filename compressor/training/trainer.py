@@ -88,6 +88,34 @@ class TrainingConfig:
   ema_decay: float = 0.0
   # One of QUANTIZATIONS.
   quantization: str = "noise"
+  # For the last lr_decay_fraction of the run (of its --steps, or of this
+  # invocation's max_minutes, whichever comes first), the learning rate is
+  # learning_rate * lr_decay_factor (0: no decay).
+  lr_decay_fraction: float = 0.0
+  lr_decay_factor: float = 0.1
+
+
+class _DecaySchedule:
+  """When the learning rate drops to learning_rate * lr_decay_factor, for the run's last part."""
+
+  def __init__(self, config, deadline):
+    self.config = config
+    fraction = config.lr_decay_fraction
+    self.started = fraction == 0
+    # Counted over resumed runs, as --steps is.
+    self.step = int(np.ceil((1 - fraction) * config.steps))
+    self.time = None if deadline is None else deadline - fraction * 60.0 * config.max_minutes
+
+  def due(self, step, now):
+    return not self.started and (step >= self.step or (self.time is not None and
+                                                       now >= self.time))
+
+  def start(self, optimizer):
+    """Sets the decayed learning rate, and returns it."""
+    rate = self.config.learning_rate * self.config.lr_decay_factor
+    optimizer.learning_rate.assign(rate)
+    self.started = True
+    return rate
 
 
 def _is_training_dir(directory):
@@ -197,6 +225,10 @@ class _Trainer:
     if config.precision not in PRECISIONS:
       raise TrainingError(f"unknown precision {config.precision!r}; choose one of "
                           f"{', '.join(PRECISIONS)}")
+    if not 0 <= config.lr_decay_fraction < 1 or not 0 < config.lr_decay_factor <= 1:
+      raise TrainingError(f"the learning-rate decay takes a fraction in [0, 1) and a factor "
+                          f"in (0, 1], got {config.lr_decay_fraction:g} and "
+                          f"{config.lr_decay_factor:g}")
     if config.quantization not in QUANTIZATIONS:
       raise TrainingError(f"unknown quantization {config.quantization!r}; choose one of "
                           f"{', '.join(QUANTIZATIONS)}")
@@ -390,17 +422,21 @@ class _Trainer:
     last_saved = start_step
     window = Pace(config.steps, start_step)
     deadline = window.start + 60.0 * config.max_minutes if config.max_minutes > 0 else None
+    decay = _DecaySchedule(config, deadline)
     try:
       while int(self.step) < config.steps:
-        stop, out_of_time = self.distribution.shared_stop(
-            deadline is not None and time.monotonic() >= deadline)
+        step = int(self.step)
+        now = time.monotonic()
+        stop, out_of_time, decay_due = self.distribution.shared_stop(
+            deadline is not None and now >= deadline, decay.due(step, now))
         if stop:
           self._interrupted()
         if out_of_time:
-          self._log("time budget of %g minutes used up at step %d", config.max_minutes,
-                    int(self.step))
+          self._log("time budget of %g minutes used up at step %d", config.max_minutes, step)
           break
-        step = int(self.step)
+        if decay_due:
+          self._log("learning rate decayed to %g at step %d for the rest of the run",
+                    decay.start(self.optimizer), step)
         if self.rounding_offsets is not None and (
             step == start_step or step % ROUNDING_REFRESH_STEPS == 0):
           self.rounding_offsets.assign(self._rounding_offsets())
@@ -428,6 +464,7 @@ class _Trainer:
             tf.summary.scalar("mse", mse)
             tf.summary.scalar("psnr", psnr(float(mse)))
             tf.summary.scalar("steps_per_second", rate)
+            tf.summary.scalar("learning_rate", self.optimizer.learning_rate)
         if self.validation_files and step % config.validation_every == 0:
           self._validate()
         if step % config.checkpoint_every == 0:
