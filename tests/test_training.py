@@ -454,6 +454,14 @@ def test_learning_rate_decay_refuses_settings_out_of_range(photo_dir, tmp_path, 
                                                lr_decay_factor=factor))
 
 
+@pytest.mark.parametrize("interval", ["checkpoint_every", "log_every", "validation_every"])
+def test_step_intervals_below_one_are_refused(photo_dir, tmp_path, interval):
+  # 0 once reached the training loop as a modulo by zero, after the model was built.
+  with pytest.raises(TrainingError, match=f"--{interval} counts steps"):
+    train(str(tmp_path / "run"), TINY, config(photo_dir, **{interval: 0}))
+  assert not os.path.exists(tmp_path / "run")
+
+
 def test_ema_export_saves_the_average_and_resumes_it(photo_dir, tmp_path):
   model_dir = str(tmp_path / "ema")
   train(model_dir, TINY, config(photo_dir, steps=6, ema_decay=0.9))

@@ -229,6 +229,10 @@ class _Trainer:
       raise TrainingError(f"the learning-rate decay takes a fraction in [0, 1) and a factor "
                           f"in (0, 1], got {config.lr_decay_fraction:g} and "
                           f"{config.lr_decay_factor:g}")
+    for interval in ("checkpoint_every", "log_every", "validation_every"):
+      if getattr(config, interval) < 1:
+        raise TrainingError(f"--{interval} counts steps and must be at least 1, got "
+                            f"{getattr(config, interval)}")
     if config.quantization not in QUANTIZATIONS:
       raise TrainingError(f"unknown quantization {config.quantization!r}; choose one of "
                           f"{', '.join(QUANTIZATIONS)}")
