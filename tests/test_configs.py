@@ -28,3 +28,23 @@ def test_flagfile_parses(path, monkeypatch):
   values(["compressor train", f"--flagfile={path}", "--model_dir=run", "--train_glob=*.png"])
   if "families" in path and not path.endswith("base.flags"):
     assert values["name"].value.endswith(os.path.splitext(os.path.basename(path))[0])
+
+
+@pytest.mark.parametrize("family,architecture", [("mbt2018-mean", "mean-scale-hyperprior"),
+                                                 ("bmshj2018-hyperprior", "hyperprior")])
+def test_hyperprior_from_a_factorized_level(family, architecture, monkeypatch):
+  # As scripts/ab_hyper_synthesis.sh combines them: the level's flagfile, then the hyperprior's.
+  monkeypatch.chdir(ROOT)
+  values = copy.deepcopy(flags.FLAGS)
+  values.unparse_flags()
+  values(["compressor train", "--flagfile=configs/families/bmshj2018-factorized/q2.flags",
+          f"--flagfile=configs/families/{family}/from-factorized.flags",
+          "--model_dir=run", "--train_glob=*.png"])
+  assert values["architecture"].value == architecture
+  # The factorized level's transforms: 128 latent channels, not the architecture's 192.
+  assert values["latent_channels"].value == 128
+  assert values["init_parts"].value == ["analysis", "synthesis"]
+  # The level's lambda and recipe; twice its learning rate, for the fresh parts.
+  assert values["lambda"].value == 0.0019
+  assert values["quantization"].value == "mixed"
+  assert values["learning_rate"].value == 2e-4
