@@ -20,6 +20,7 @@ from compressor.fileio import write_atomically
 from compressor.nn.config import HYPER_SYNTHESIS_NAMES, ModelConfig
 from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
+from compressor.nn.widening import WIDTHS, widen, widened_config
 from compressor.progress import Pace, format_duration
 from compressor.training.averaging import WeightAverage
 from compressor.training.data import (
@@ -125,8 +126,8 @@ def _is_training_dir(directory):
 def _exported_model_dir(init_from):
   """The exported model or bundled model's directory that `init_from` names."""
   if _is_training_dir(init_from) and not os.path.exists(os.path.join(init_from, MODEL_FILE)):
-    raise TrainingError(f"--init_parts takes exported weights; --init_from {init_from} "
-                        "has not exported a model yet")
+    raise TrainingError(f"--init_parts and widening take exported weights; --init_from "
+                        f"{init_from} has not exported a model yet")
   try:
     directory = zoo.resolve_model_dir(init_from)
     read_description(directory)
@@ -137,22 +138,33 @@ def _exported_model_dir(init_from):
                         "model's name") from None
 
 
+def _has_config(init_from):
+  """Whether init_from says its architecture; else the run fails later, saying what is missing."""
+  return (not _is_training_dir(init_from)
+          or os.path.exists(os.path.join(init_from, TRAIN_CONFIG_FILE)))
+
+
+def _widths(config):
+  """The config's WIDTHS, e.g. for a log line: "num_filters 128, latent_channels 128"."""
+  return ", ".join(f"{name} {getattr(config, name)}" for name in WIDTHS)
+
+
 def _read_train_config(directory):
   with open(os.path.join(directory, TRAIN_CONFIG_FILE)) as f:
     return json.load(f)
 
 
-def _steps_before(model_dir, init_from, init_parts):
+def _steps_before(model_dir, init_from, from_export):
   """Steps that trained the starting weights before this run's step counter began.
 
   A run started from exported weights counts its own steps from 0; the total
   that the export reports adds the steps of the model it started from.
   """
-  resumed = [model_dir] if init_parts else [model_dir, init_from]
+  resumed = [model_dir] if from_export else [model_dir, init_from]
   for directory in resumed:
     if directory and os.path.exists(os.path.join(directory, TRAIN_CONFIG_FILE)):
       return int(_read_train_config(directory).get("steps_before", 0))
-  if not init_from or (_is_training_dir(init_from) and not init_parts):
+  if not init_from or (_is_training_dir(init_from) and not from_export):
     return 0
   metadata = read_description(_exported_model_dir(init_from)).get("metadata", {})
   return int(metadata.get("total_steps", metadata.get("steps", 0)))
@@ -188,11 +200,21 @@ def resolve_model_config(model_dir, overrides, init_from=None):
   """The saved config of a run being resumed (or of `init_from`), else defaults plus `overrides`.
 
   Resuming with an architecture field that differs from the saved one is an
-  error: the checkpoint could not be restored into a different network.
+  error: the checkpoint could not be restored into a different network. A new
+  run from `init_from` may ask for more channels (compressor.nn.widening): it
+  starts from its exported weights widened.
   """
-  model_dir, saved = _saved_model_config(model_dir, init_from)
+  directory, saved = _saved_model_config(model_dir, init_from)
   if saved is None:
     return ModelConfig.from_dict({**ModelConfig().to_dict(), **overrides})
+  wider = {name: value for name, value in overrides.items()
+           if name in WIDTHS and value != getattr(saved, name)}
+  if wider and directory != model_dir:  # A new run from init_from, not a resumed one.
+    try:
+      saved = widened_config(saved, **wider)
+    except ModelError as error:
+      raise TrainingError(f"--init_from {init_from}: {error}") from None
+  model_dir = directory
   conflicts = [f"--{k}={_flag_value(k, v)} (saved: {_flag_value(k, getattr(saved, k))})"
                for k, v in overrides.items()
                if ModelConfig.from_dict({**saved.to_dict(), k: v}) != saved]
@@ -236,7 +258,12 @@ class _Trainer:
     if config.quantization not in QUANTIZATIONS:
       raise TrainingError(f"unknown quantization {config.quantization!r}; choose one of "
                           f"{', '.join(QUANTIZATIONS)}")
-    self.steps_before = _steps_before(model_dir, config.init_from, config.init_parts)
+    # A new run takes exported weights, not a checkpoint, for some parts or to widen them.
+    self.from_export = bool(config.init_parts) or (
+        bool(config.init_from) and not _is_training_dir(model_dir)
+        and _has_config(config.init_from)
+        and _saved_model_config(None, config.init_from)[1] != model_config)
+    self.steps_before = _steps_before(model_dir, config.init_from, self.from_export)
     if config.seed is not None:
       # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
       tf.keras.utils.set_random_seed(config.seed)
@@ -375,12 +402,17 @@ class _Trainer:
     if latest or not init_from:
       return latest
     parts = list(self.config.init_parts) or None
-    if parts or not _is_training_dir(init_from):
+    if self.from_export or not _is_training_dir(init_from):
       # Parts come from exported weights, which a training directory has once it exported.
       source = load_model(_exported_model_dir(init_from))
-      self.model.set_named_weights(source.named_weights(), parts=parts)
+      if parts or source.config == self.model.config:
+        self.model.set_named_weights(source.named_weights(), parts=parts)
+        how = f", its {' and '.join(parts)} only" if parts else ""
+      else:
+        widen(source, self.model)  # Any other difference is a ModelError there.
+        how = f", widened from {_widths(source.config)} to {_widths(self.model.config)}"
       self._log("starting from the weights of model %r (%d steps)%s", source.model_name,
-                self.steps_before, f", its {' and '.join(parts)} only" if parts else "")
+                self.steps_before, how)
       return None
     source = tf.train.latest_checkpoint(os.path.join(init_from, CHECKPOINT_DIR))
     if source is None:
