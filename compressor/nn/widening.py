@@ -105,8 +105,8 @@ def _widen_prior(source, target):
     for source_variable, variable in zip(source.variables, target.variables):
       variable.assign(source_variable)
     return
-  # With zero biases and factors each layer of the density is linear, and its
-  # cumulative is exactly a logistic of scale init_scale, centred at zero.
+  # With zero factors each layer of the density is linear, and its cumulative a
+  # logistic of scale init_scale; the last bias puts its median at NEW_LATENT_MEDIAN.
   narrow = tfc.NoisyDeepFactorized(batch_shape=(added,), num_filters=source.base.num_filters,
                                    init_scale=NEW_LATENT_SCALE)
   last_bias = f"bias_{len(source.base.num_filters)}"

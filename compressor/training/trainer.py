@@ -214,13 +214,12 @@ def resolve_model_config(model_dir, overrides, init_from=None):
       saved = widened_config(saved, **wider)
     except ModelError as error:
       raise TrainingError(f"--init_from {init_from}: {error}") from None
-  model_dir = directory
   conflicts = [f"--{k}={_flag_value(k, v)} (saved: {_flag_value(k, getattr(saved, k))})"
                for k, v in overrides.items()
                if ModelConfig.from_dict({**saved.to_dict(), k: v}) != saved]
   if conflicts:
     raise TrainingError(
-        f"{model_dir} holds a model with another architecture: {', '.join(conflicts)}; "
+        f"{directory} holds a model with another architecture: {', '.join(conflicts)}; "
         "use a new --model_dir")
   return saved
 
@@ -258,11 +257,12 @@ class _Trainer:
     if config.quantization not in QUANTIZATIONS:
       raise TrainingError(f"unknown quantization {config.quantization!r}; choose one of "
                           f"{', '.join(QUANTIZATIONS)}")
-    # A new run takes exported weights, not a checkpoint, for some parts or to widen them.
-    self.from_export = bool(config.init_parts) or (
-        bool(config.init_from) and not _is_training_dir(model_dir)
-        and _has_config(config.init_from)
-        and _saved_model_config(None, config.init_from)[1] != model_config)
+    # Whether a new run starts from exported weights rather than --init_from's checkpoint:
+    # an exported model's, or a run's export for some of its parts or to widen it.
+    self.from_export = bool(config.init_from) and (
+        bool(config.init_parts) or not _is_training_dir(config.init_from)
+        or (not _is_training_dir(model_dir) and _has_config(config.init_from)
+            and _saved_model_config(None, config.init_from)[1] != model_config))
     self.steps_before = _steps_before(model_dir, config.init_from, self.from_export)
     if config.seed is not None:
       # Python's, NumPy's and TF's: Keras draws its initializers' seeds from Python's.
@@ -402,7 +402,7 @@ class _Trainer:
     if latest or not init_from:
       return latest
     parts = list(self.config.init_parts) or None
-    if self.from_export or not _is_training_dir(init_from):
+    if self.from_export:
       # Parts come from exported weights, which a training directory has once it exported.
       source = load_model(_exported_model_dir(init_from))
       if parts or source.config == self.model.config:
