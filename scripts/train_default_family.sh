@@ -2,8 +2,8 @@
 # One stretch of the default family's training campaign: the base run at lambda 0.01 from the
 # weights of a bundled (or exported) model, then every quality level fine-tuned from it; or,
 # with INIT_FROM `each`, every level continued from its own bundled weights (no base run).
-# Each run stops at its time budget and exports; Ctrl-C or SIGTERM saves a checkpoint, and the
-# same command resumes. Then bundle the levels with `compressor models --add`
+# Each run stops at its time budget and exports; Ctrl-C or SIGTERM saves a checkpoint and
+# exports too, and the same command resumes. Then bundle the levels with `compressor models --add`
 # (docs/training.md, "Bundled models: the training campaign").
 #
 #   scripts/train_default_family.sh TRAIN_GLOB RUN_DIR INIT_FROM BASE_MINUTES LEVEL_MINUTES \

@@ -93,7 +93,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(photo_dir, tmp_pat
   assert load_model(model_dir).metadata["steps"] == 6
 
 
-def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(photo_dir, tmp_path):
+def test_sigterm_saves_a_checkpoint_exports_and_the_same_command_resumes(photo_dir, tmp_path):
   model_dir = str(tmp_path / "killed")
   command = command_line("train", "--model_dir", model_dir,
                          "--train_glob", str(photo_dir / "*.png"), "--num_filters=8",
@@ -110,6 +110,8 @@ def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(photo_dir, tmp_
   assert "interrupted at step" in rest and "run the same command again" in rest
   saved = checkpoint_value(model_dir, "step/.ATTRIBUTES/VARIABLE_VALUE")
   assert saved >= 25
+  # Exported at the checkpoint's step, so the stopped run can be measured as it is.
+  assert load_model(model_dir).metadata["steps"] == saved
   command[command.index("--steps=100000")] = f"--steps={saved + 3}"
   result = subprocess.run(command, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr

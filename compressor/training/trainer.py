@@ -447,10 +447,12 @@ class _Trainer:
     return self._export()
 
   def _interrupted(self):
+    # Exported too, so that a stretch stopped early can be measured or staged as it is.
     self._save_checkpoint()
+    self._export()
     raise TrainingError(
-        f"interrupted at step {int(self.step)}; checkpoint saved, run the same "
-        "command again to resume") from None
+        f"interrupted at step {int(self.step)}; checkpoint saved and model exported, run "
+        "the same command again to resume") from None
 
   def _loop(self, start_step):
     config = self.config
