@@ -9,8 +9,9 @@ from test_training import config, real_loss
 from compressor.coding.store import load_model
 from compressor.nn.loss import rate_distortion_loss
 from compressor.nn.registry import create_model
+from compressor.training import precision
 from compressor.training import trainer as training
-from compressor.training.precision import training_precision
+from compressor.training.precision import resolve_precision, training_precision
 from conftest import TINY, photo
 
 
@@ -62,13 +63,57 @@ def test_unknown_precision_is_refused():
       pass
 
 
+def convolution_ops(run):
+  """(op type, dtype) of every convolution in a trainer's traced training step."""
+  batch = next(run._batches())
+  graph = run._train_step.get_concrete_function(batch).graph
+  return {(op.type, op.get_attr("T").name) for op in graph.get_operations()
+          if op.type.startswith("Conv2D")}
+
+
+def test_cpu_flags_name_the_bfloat16_instructions(tmp_path):
+  cpuinfo = tmp_path / "cpuinfo"
+  core = "processor\t: {}\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx2 fma {}\n\n"
+  cpuinfo.write_text(core.format(0, "avx512f avx512_bf16") + core.format(1, "avx512f avx512_bf16"))
+  assert precision.bfloat16_instructions(str(cpuinfo)) == ["avx512_bf16"]
+  cpuinfo.write_text(core.format(0, "amx_tile amx_bf16 avx512_bf16"))
+  assert precision.bfloat16_instructions(str(cpuinfo)) == ["avx512_bf16", "amx_bf16"]
+  # avx512_fp16 and avx512bw are other instructions.
+  cpuinfo.write_text(core.format(0, "avx512f avx512bw avx512_fp16"))
+  assert precision.bfloat16_instructions(str(cpuinfo)) == []
+  assert precision.bfloat16_instructions(str(tmp_path / "absent")) is None
+
+
+def test_auto_takes_bfloat16_only_where_the_cpu_has_it():
+  assert resolve_precision("auto", ["amx_bf16"], False)[:2] == (
+      "bfloat16", "precision auto: bfloat16 (this CPU has amx_bf16)")
+  chosen, note, warn = resolve_precision("auto", [], False)
+  assert (chosen, warn) == ("float32", False) and "has none of AVX512_BF16, AMX_BF16" in note
+  assert "cannot say" in resolve_precision("auto", None, False)[1]
+  assert resolve_precision("auto", ["avx512_bf16"], True)[:2] == (
+      "float32", "precision auto: float32 (a GPU is visible)")
+  # What is asked for explicitly is what trains; emulated bfloat16 with a warning.
+  chosen, note, warn = resolve_precision("bfloat16", [], False)
+  assert (chosen, warn) == ("bfloat16", True) and "emulates" in note
+  assert resolve_precision("bfloat16", ["avx512_bf16"], False) == ("bfloat16", None, False)
+  assert resolve_precision("bfloat16", None, False) == ("bfloat16", None, False)
+  assert resolve_precision("float32", ["avx512_bf16"], False) == ("float32", None, False)
+  with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+    resolve_precision("fp16", [], False)
+
+
+@pytest.mark.parametrize("instructions, dtypes", [
+    (["avx512_bf16"], {"bfloat16", "float32"}), ([], {"float32"})])
+def test_the_trainer_follows_auto(photo_dir, tmp_path, monkeypatch, instructions, dtypes):
+  monkeypatch.setattr(precision, "bfloat16_instructions", lambda: instructions)
+  run = training._Trainer(str(tmp_path / "run"), TINY, config(photo_dir, precision="auto"), None)
+  assert {dtype for _, dtype in convolution_ops(run)} == dtypes
+
+
 def test_the_training_step_convolves_in_bfloat16_and_exports_float32(photo_dir, tmp_path):
   model_dir = str(tmp_path / "run")
   run = training._Trainer(model_dir, TINY, config(photo_dir, precision="bfloat16"), None)
-  batch = next(run._batches())
-  graph = run._train_step.get_concrete_function(batch).graph
-  ops = {(op.type, op.get_attr("T").name) for op in graph.get_operations()
-         if op.type.startswith("Conv2D")}
+  ops = convolution_ops(run)
   # Forward and backward, analysis (Conv2D) and synthesis (its transpose), in bfloat16;
   # the last convolutions in float32.
   assert {("Conv2D", "bfloat16"), ("Conv2DBackpropInput", "bfloat16"),

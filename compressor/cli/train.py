@@ -81,8 +81,10 @@ flags.DEFINE_float("cache_mb", 4096, "Decode the training images once and crop t
 flags.DEFINE_enum("precision", "float32", list(PRECISIONS),
                   "Compute of training steps: bfloat16 runs the transforms' hidden "
                   "convolutions in bfloat16, several times faster on CPUs with AMX or "
-                  "AVX512_BF16 (normalizations, latents, pixels, entropy models and loss "
-                  "stay float32). Validation and exported models are float32 either way.")
+                  "AVX512_BF16 and ten or more times slower on others, which emulate it "
+                  "(normalizations, latents, pixels, entropy models and loss stay "
+                  "float32); auto takes bfloat16 on a CPU with either and no GPU, else "
+                  "float32. Validation and exported models are float32 either way.")
 flags.DEFINE_enum("quantization", "noise", list(QUANTIZATIONS),
                   "What the synthesis sees in training: the latents plus uniform noise, or "
                   "(mixed) the latents rounded as the coder rounds them, with a "

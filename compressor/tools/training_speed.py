@@ -63,7 +63,7 @@ def bare_loop_main(argv):
   from compressor.nn.loss import rate_distortion_loss
   from compressor.nn.registry import create_model
   from compressor.training.data import cached_training_dataset, decode_for_cache, list_images
-  from compressor.training.precision import training_precision
+  from compressor.training.precision import machine_precision, training_precision
   model_config, config = train_cli.configs_from_flags()
   images = decode_for_cache(list_images(config.train_glob), config.patch_size)
   crops = cached_training_dataset(images, config.patch_size, config.batch_size, seed=0)
@@ -71,10 +71,11 @@ def bare_loop_main(argv):
   model = create_model(model_config)
   optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
   optimizer.build(model.trainable_variables)
+  precision = machine_precision(config.precision)[0]
 
   @tf.function
   def train_step(batch):
-    with tf.GradientTape() as tape, training_precision(model, config.precision):
+    with tf.GradientTape() as tape, training_precision(model, precision):
       reconstructions, bits = model(batch, training=True)
       loss, _, _ = rate_distortion_loss(batch, reconstructions, bits, config.lmbda)
     gradients = tape.gradient(loss, model.trainable_variables)

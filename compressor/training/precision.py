@@ -5,9 +5,15 @@ import contextlib
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-__all__ = ["PRECISIONS", "training_precision"]
+__all__ = ["PRECISIONS", "bfloat16_instructions", "machine_precision", "resolve_precision",
+           "training_precision"]
 
-PRECISIONS = ("float32", "bfloat16")
+# "auto" is bfloat16 where the CPU computes it natively, else float32.
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+# The x86 instruction sets (as /proc/cpuinfo names them) that compute bfloat16 natively;
+# elsewhere TensorFlow emulates it, several times slower than float32.
+BFLOAT16_INSTRUCTIONS = ("avx512_bf16", "amx_bf16")
 
 _BFLOAT16 = tf.keras.mixed_precision.Policy("mixed_bfloat16")
 
@@ -18,6 +24,51 @@ def _hidden_convolutions(model):
           # A normalization is a layer; SignalConv2D makes "no activation" the identity.
           if isinstance(layer, tfc.SignalConv2D)
           and isinstance(layer.activation, tf.keras.layers.Layer)]
+
+
+def bfloat16_instructions(cpuinfo="/proc/cpuinfo"):
+  """The BFLOAT16_INSTRUCTIONS this CPU has, or None where its flags cannot be read."""
+  try:
+    with open(cpuinfo) as f:
+      text = f.read()
+  except OSError:  # Not Linux, or no /proc.
+    return None
+  flags = set()
+  for line in text.splitlines():
+    key, _, value = line.partition(":")
+    if key.strip() == "flags":
+      flags.update(value.split())
+  return [name for name in BFLOAT16_INSTRUCTIONS if name in flags]
+
+
+def resolve_precision(precision, instructions, has_gpu):
+  """(float32 or bfloat16, a line for the log or None, whether that line is a warning).
+
+  `instructions` is what bfloat16_instructions returned. "auto" takes bfloat16
+  only on a CPU with native bfloat16 and no GPU (which trains in float32 here);
+  an explicit bfloat16 where it is emulated trains as asked, with a warning.
+  """
+  if precision not in PRECISIONS:
+    raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+  names = ", ".join(n.upper() for n in BFLOAT16_INSTRUCTIONS)
+  if precision == "auto":
+    if has_gpu:
+      return "float32", "precision auto: float32 (a GPU is visible)", False
+    if instructions:
+      return "bfloat16", f"precision auto: bfloat16 (this CPU has {', '.join(instructions)})", False
+    known = "has none of" if instructions is not None else "cannot say whether it has"
+    return "float32", f"precision auto: float32 (this CPU {known} {names})", False
+  if precision == "bfloat16" and not has_gpu and instructions == []:
+    return precision, (f"--precision=bfloat16 on a CPU without {names}: TensorFlow emulates "
+                       "bfloat16 there, ten or more times slower than float32; --precision=auto "
+                       "chooses for the machine"), True
+  return precision, None, False
+
+
+def machine_precision(precision):
+  """resolve_precision for this machine's CPU and GPUs."""
+  return resolve_precision(precision, bfloat16_instructions(),
+                           bool(tf.config.list_physical_devices("GPU")))
 
 
 @contextlib.contextmanager

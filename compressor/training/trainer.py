@@ -32,7 +32,7 @@ from compressor.training.data import (
   training_dataset,
 )
 from compressor.training.distribution import STRATEGIES, Distribution
-from compressor.training.precision import PRECISIONS, training_precision
+from compressor.training.precision import PRECISIONS, machine_precision, training_precision
 
 __all__ = ["QUANTIZATIONS", "STRATEGIES", "TrainingConfig",
            "resolve_model_config", "train"]
@@ -246,6 +246,9 @@ class _Trainer:
     if config.precision not in PRECISIONS:
       raise TrainingError(f"unknown precision {config.precision!r}; choose one of "
                           f"{', '.join(PRECISIONS)}")
+    self.precision, precision_note, warn = machine_precision(config.precision)
+    if precision_note:
+      (logging.warning if warn else self._log)(precision_note)
     if not 0 <= config.lr_decay_fraction < 1 or not 0 < config.lr_decay_factor <= 1:
       raise TrainingError(f"the learning-rate decay takes a fraction in [0, 1) and a factor "
                           f"in (0, 1], got {config.lr_decay_fraction:g} and "
@@ -311,7 +314,7 @@ class _Trainer:
 
   def _replica_step(self, images):
     """One replica's part of a step, on its share of the global batch."""
-    with tf.GradientTape() as tape, training_precision(self.model, self.config.precision):
+    with tf.GradientTape() as tape, training_precision(self.model, self.precision):
       reconstructions, bits = self.model(images, training=True,
                                          rounding_offsets=self.rounding_offsets)
       loss, bpp, mse = rate_distortion_loss(images, reconstructions, bits, self.config.lmbda)
