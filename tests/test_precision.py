@@ -1,5 +1,7 @@
 """bfloat16 training: hidden convolutions in bfloat16; the rest, and exports, in float32."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -57,9 +59,10 @@ def test_bfloat16_loss_and_gradients_approximate_float32():
   assert loss_and_gradients(model, images, "float32")[0] == loss32
 
 
-def test_unknown_precision_is_refused():
-  with pytest.raises(ValueError, match="unknown precision 'float16'"):
-    with training_precision(create_model(TINY), "float16"):
+@pytest.mark.parametrize("name", ["float16", "auto"])
+def test_unknown_precision_is_refused(name):
+  with pytest.raises(ValueError, match=f"unknown precision '{name}'"):
+    with training_precision(create_model(TINY), name):
       pass
 
 
@@ -102,12 +105,16 @@ def test_auto_takes_bfloat16_only_where_the_cpu_has_it():
     resolve_precision("fp16", [], False)
 
 
-@pytest.mark.parametrize("instructions, dtypes", [
-    (["avx512_bf16"], {"bfloat16", "float32"}), ([], {"float32"})])
-def test_the_trainer_follows_auto(photo_dir, tmp_path, monkeypatch, instructions, dtypes):
+@pytest.mark.parametrize("instructions, chosen, dtypes", [
+    (["avx512_bf16"], "bfloat16", {"bfloat16", "float32"}), ([], "float32", {"float32"})])
+def test_the_trainer_follows_auto(photo_dir, tmp_path, monkeypatch, instructions, chosen, dtypes):
   monkeypatch.setattr(precision, "bfloat16_instructions", lambda: instructions)
-  run = training._Trainer(str(tmp_path / "run"), TINY, config(photo_dir, precision="auto"), None)
+  model_dir = tmp_path / "run"
+  run = training._Trainer(str(model_dir), TINY, config(photo_dir, precision="auto"), None)
   assert {dtype for _, dtype in convolution_ops(run)} == dtypes
+  run._write_train_config()
+  written = json.loads((model_dir / "train_config.json").read_text())
+  assert (written["training"]["precision"], written["precision_used"]) == ("auto", chosen)
 
 
 def test_the_training_step_convolves_in_bfloat16_and_exports_float32(photo_dir, tmp_path):

@@ -307,6 +307,8 @@ class _Trainer:
   def _write_train_config(self):
     description = {"model_config": self.model.config.to_dict(),
                    "training": dataclasses.asdict(self.config),
+                   # What --precision=auto chose on this machine.
+                   "precision_used": self.precision,
                    "steps_before": self.steps_before}
     text = json.dumps(description, indent=2) + "\n"
     write_atomically(os.path.join(self.model_dir, TRAIN_CONFIG_FILE),
