@@ -8,8 +8,10 @@ import tensorflow_compression as tfc
 __all__ = ["PRECISIONS", "bfloat16_instructions", "machine_precision", "resolve_precision",
            "training_precision"]
 
-# "auto" is bfloat16 where the CPU computes it natively, else float32.
-PRECISIONS = ("float32", "bfloat16", "auto")
+# What a training step computes in; "auto" is bfloat16 where the CPU computes it natively,
+# else float32.
+_COMPUTED = ("float32", "bfloat16")
+PRECISIONS = (*_COMPUTED, "auto")
 
 # The x86 instruction sets (as /proc/cpuinfo names them) that compute bfloat16 natively;
 # elsewhere TensorFlow emulates it, ten or more times slower than float32.
@@ -85,9 +87,9 @@ def training_precision(model, precision):
   entropy models. Outside the context the model computes in float32 again,
   as validation and exported models do.
   """
-  if precision not in ("float32", "bfloat16"):
+  if precision not in _COMPUTED:
     # "auto" included: resolve_precision says what it means on this machine.
-    raise ValueError(f"unknown precision {precision!r}; choose float32 or bfloat16")
+    raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(_COMPUTED)}")
   if precision == "float32":
     yield
     return
